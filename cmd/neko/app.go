@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/resolvers"
+	"github.com/neko-defense/neko/security"
+	"github.com/neko-defense/neko/server"
+	"github.com/neko-defense/neko/store/embedded"
+	"github.com/neko-defense/neko/store/mongo"
+	"github.com/neko-defense/neko/store/seed"
+	"github.com/neko-defense/neko/telemetry"
+)
+
+// App is the whole running program: the database connection, the components over it and the HTTP
+// listener. End-to-end tests start one with Start and stop it with Close, exactly as main does.
+type App struct {
+	cfg      Config
+	logger   *slog.Logger
+	metrics  *telemetry.Metrics
+	embedded *embedded.Server // nil when MONGODB_URI is set
+	store    *mongo.Store
+	server   *server.Server
+	listener net.Listener
+}
+
+// Start builds every component and binds the listener; Serve then accepts connections.
+// On error everything already started is stopped again.
+func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) {
+	a = &App{cfg: cfg, logger: telemetry.NewLogger(logw, cfg.LogLevel), metrics: telemetry.NewMetrics()}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, a.Close())
+		}
+	}()
+	a.logger.Info("starting neko", "version", version, "config", cfg)
+
+	if err := a.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if a.embedded != nil {
+		if err := seedIfEmpty(ctx, a.store, seed.Size(cfg.SeedSize), a.logger); err != nil {
+			return nil, err
+		}
+	}
+
+	auth, err := security.NewAuthenticator(security.AuthConfig{
+		Secret: []byte(cfg.JWTSecret), TokenTTL: cfg.JWTTTL,
+		AdminUsername: cfg.AdminUsername, AdminPassword: cfg.AdminPassword,
+	})
+	if err != nil {
+		return nil, err
+	}
+	engine, err := newEngine(cfg, a.store, auth, a.logger)
+	if err != nil {
+		return nil, err
+	}
+	a.server, err = server.New(server.Config{
+		Production: cfg.Production(), Region: cfg.Region, BodyLimit: cfg.BodyLimit, RequestTimeout: cfg.RequestTimeout,
+	}, server.Deps{
+		Engine: engine, REST: resolvers.NewCompat(a.store, nil), Auth: auth,
+		Metrics: a.metrics, Logger: a.logger, Ready: a.store.Ping,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.listener, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	a.logger.Info("listening", "addr", a.listener.Addr().String())
+	return a, nil
+}
+
+// openStore connects to MONGODB_URI, or starts the embedded database when it is empty, and
+// creates the indexes.
+func (a *App) openStore(ctx context.Context) error {
+	uri := a.cfg.MongoURI
+	if uri == "" {
+		emb, err := embedded.Start(ctx, embedded.Config{DataDir: a.cfg.DataDir}, a.logger)
+		if err != nil {
+			return fmt.Errorf("start embedded database: %w", err)
+		}
+		a.embedded = emb
+		uri = emb.URI()
+		a.logger.Info("embedded database started", "data_dir", a.cfg.DataDir)
+	}
+	st, err := mongo.New(ctx, mongo.Config{
+		URI: uri, Database: a.cfg.MongoDatabase,
+		MaxPoolSize: a.cfg.MongoMaxPool, MinPoolSize: a.cfg.MongoMinPool,
+		OperationTimeout: a.cfg.MongoTimeout, ReadPreference: a.cfg.MongoReadPreference,
+		Monitor: mongo.OperationCounter(a.metrics.CountStoreOperation),
+	}, a.logger)
+	if err != nil {
+		return fmt.Errorf("connect to database: %w", err)
+	}
+	a.store = st
+	if err := st.EnsureIndexes(ctx); err != nil {
+		return fmt.Errorf("create indexes: %w", err)
+	}
+	return nil
+}
+
+// newEngine loads the schema and builds the GraphQL engine over the resolvers.
+func newEngine(cfg Config, st resolvers.Store, auth resolvers.Authenticator, logger *slog.Logger) (*graphql.Engine, error) {
+	schema, err := resolvers.LoadSchema()
+	if err != nil {
+		return nil, err
+	}
+	r, err := resolvers.New(resolvers.Config{Store: st, Auth: auth, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	bindings, err := r.Bindings(schema)
+	if err != nil {
+		return nil, err
+	}
+	return graphql.New(graphql.Config{
+		Schema: schema, Resolvers: bindings, Scalars: resolvers.Scalars(),
+		Introspection: cfg.Introspection, DocumentCacheSize: cfg.DocumentCacheSize,
+	})
+}
+
+// Addr is the listener's address (useful when PORT is 0).
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Serve accepts connections until Close.
+func (a *App) Serve() error { return a.server.Serve(a.listener) }
+
+// Close shuts the HTTP server down gracefully (in-flight requests finish within
+// ShutdownTimeout), then closes the store and the embedded database.
+func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if a.server != nil {
+		errs = append(errs, a.server.Shutdown(ctx))
+	} else if a.listener != nil {
+		errs = append(errs, a.listener.Close())
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close(ctx))
+	}
+	if a.embedded != nil {
+		errs = append(errs, a.embedded.Close(ctx))
+	}
+	a.logger.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// seedIfEmpty fills an empty embedded database with the demo data, so that `make run` on a fresh
+// checkout serves something meaningful with no setup.
+func seedIfEmpty(ctx context.Context, st *mongo.Store, size seed.Size, logger *slog.Logger) error {
+	empty, err := seed.Empty(ctx, st.Database())
+	if err != nil {
+		return fmt.Errorf("check for demo data: %w", err)
+	}
+	if !empty {
+		return nil
+	}
+	start := time.Now()
+	if err := seed.Load(ctx, st.Database(), seed.Generate(size, demoSeed)); err != nil {
+		return fmt.Errorf("seed demo data: %w", err)
+	}
+	logger.Info("seeded demo data", "size", size, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}

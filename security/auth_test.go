@@ -1,0 +1,161 @@
+package security
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+func newTestAuth(t *testing.T, now func() time.Time) *Authenticator {
+	t.Helper()
+	a, err := NewAuthenticator(AuthConfig{
+		Secret: testSecret, AdminUsername: "admin", AdminPassword: "s3cret-pass",
+		BcryptCost: bcrypt.MinCost, Now: now, TokenTTL: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestNewAuthenticatorValidates(t *testing.T) {
+	cases := map[string]AuthConfig{
+		"short secret": {Secret: []byte("short"), AdminUsername: "a", AdminPassword: "b"},
+		"no admin":     {Secret: testSecret, AdminPassword: "b"},
+		"no password":  {Secret: testSecret, AdminUsername: "a"},
+	}
+	for name, cfg := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := NewAuthenticator(cfg); err == nil {
+				t.Fatal("want error")
+			}
+		})
+	}
+}
+
+func TestLogin(t *testing.T) {
+	a := newTestAuth(t, nil)
+	tok, id, err := a.Login(context.Background(), "admin", "s3cret-pass", "es")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Role != RoleAdmin || id.Username != "admin" || id.Language != "es" {
+		t.Fatalf("identity = %+v", id)
+	}
+	got, err := a.Verify(tok)
+	if err != nil || got != id {
+		t.Fatalf("Verify = %+v, %v; want %+v", got, err, id)
+	}
+	for name, c := range map[string][2]string{
+		"wrong password": {"admin", "nope-nope"},
+		"wrong user":     {"root", "s3cret-pass"},
+		"empty":          {"", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, _, err := a.Login(context.Background(), c[0], c[1], ""); !errors.Is(err, ErrInvalidCredentials) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestVerifyRejects(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	a := newTestAuth(t, func() time.Time { return now })
+	good, err := a.Issue(Identity{Username: "v", Role: RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(method jwt.SigningMethod, key any, c jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(method, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	base := func() jwt.MapClaims {
+		return jwt.MapClaims{"username": "v", "role": "viewer", "iss": "neko", "aud": "neko-api",
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	}
+	parts := strings.Split(good, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), "viewer", "admin", 1))) + "." + parts[2]
+	noneTok := sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, base())
+
+	cases := map[string]string{
+		"garbage":   "not.a.token",
+		"empty":     "",
+		"tampered":  tampered,
+		"alg none":  noneTok,
+		"wrong key": sign(jwt.SigningMethodHS256, []byte("another-secret-another-secret!!"), base()),
+		"HS512":     sign(jwt.SigningMethodHS512, testSecret, base()),
+		"expired": sign(jwt.SigningMethodHS256, testSecret, func() jwt.MapClaims {
+			c := base()
+			c["exp"] = now.Add(-time.Second).Unix()
+			return c
+		}()),
+		"no exp": sign(jwt.SigningMethodHS256, testSecret, func() jwt.MapClaims { c := base(); delete(c, "exp"); return c }()),
+		"not yet valid": sign(jwt.SigningMethodHS256, testSecret, func() jwt.MapClaims {
+			c := base()
+			c["nbf"] = now.Add(time.Hour).Unix()
+			return c
+		}()),
+		"wrong issuer":   sign(jwt.SigningMethodHS256, testSecret, func() jwt.MapClaims { c := base(); c["iss"] = "evil"; return c }()),
+		"wrong audience": sign(jwt.SigningMethodHS256, testSecret, func() jwt.MapClaims { c := base(); c["aud"] = "other"; return c }()),
+		"no username":    sign(jwt.SigningMethodHS256, testSecret, func() jwt.MapClaims { c := base(); delete(c, "username"); return c }()),
+		"bad role":       sign(jwt.SigningMethodHS256, testSecret, func() jwt.MapClaims { c := base(); c["role"] = "root"; return c }()),
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := a.Verify(tok); !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("err = %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+	if _, err := a.Verify(good); err != nil {
+		t.Fatalf("good token rejected: %v", err)
+	}
+}
+
+func TestRequire(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		id   Identity
+		need Role
+		want error
+	}{
+		{"anonymous public", Identity{}, RoleAnonymous, nil},
+		{"anonymous viewer", Identity{}, RoleViewer, ErrUnauthenticated},
+		{"viewer viewer", Identity{Username: "v", Role: RoleViewer}, RoleViewer, nil},
+		{"viewer analyst", Identity{Username: "v", Role: RoleViewer}, RoleAnalyst, ErrForbidden},
+		{"analyst admin", Identity{Username: "a", Role: RoleAnalyst}, RoleAdmin, ErrForbidden},
+		{"admin admin", Identity{Username: "a", Role: RoleAdmin}, RoleAdmin, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := Require(NewContext(ctx, c.id), c.need); !errors.Is(err, c.want) {
+				t.Fatalf("Require = %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestParseRole(t *testing.T) {
+	for in, want := range map[string]Role{"VIEWER": RoleViewer, "analyst": RoleAnalyst, "Admin": RoleAdmin} {
+		if got, err := ParseRole(in); err != nil || got != want {
+			t.Errorf("ParseRole(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseRole("root"); err == nil {
+		t.Error("ParseRole(root) should fail")
+	}
+}

@@ -1,0 +1,97 @@
+// Package security decides who a caller is and what they may do. A request's credentials (a JWT
+// today) are verified once in the HTTP layer, turned into an Identity and carried in the request's
+// context; resolvers and the GraphQL @auth directive only ever read that Identity. Nothing here
+// knows about HTTP or GraphQL.
+package security
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Role is a caller's privilege level. Roles are ordered: each one includes the ones below it.
+type Role int
+
+// The roles, lowest first. RoleAnonymous is the zero value: a caller without credentials.
+const (
+	RoleAnonymous Role = iota
+	RoleViewer
+	RoleAnalyst
+	RoleAdmin
+)
+
+var roleNames = [...]string{"anonymous", "viewer", "analyst", "admin"}
+
+// String returns the lowercase role name used in tokens and in the `role` field of UserType.
+func (r Role) String() string {
+	if r < 0 || int(r) >= len(roleNames) {
+		return "anonymous"
+	}
+	return roleNames[r]
+}
+
+// Allows reports whether a caller with role r may do what requires role need.
+func (r Role) Allows(need Role) bool { return r >= need }
+
+// ParseRole parses a role name case-insensitively ("VIEWER" and "viewer" alike).
+func ParseRole(s string) (Role, error) {
+	for i, n := range roleNames {
+		if strings.EqualFold(s, n) {
+			return Role(i), nil
+		}
+	}
+	return RoleAnonymous, fmt.Errorf("unknown role %q", s)
+}
+
+// Identity is an authenticated caller. The zero Identity is an anonymous caller.
+type Identity struct {
+	Username string
+	Role     Role
+	Language string
+}
+
+// Authenticated reports whether the identity came from valid credentials.
+func (id Identity) Authenticated() bool { return id.Role > RoleAnonymous }
+
+// Errors of this package; the HTTP layer maps them to UNAUTHENTICATED and FORBIDDEN.
+var (
+	// ErrUnauthenticated: the operation needs credentials and none (or no valid ones) were given.
+	ErrUnauthenticated = errors.New("authentication required")
+	// ErrForbidden: the caller is authenticated but its role is too low.
+	ErrForbidden = errors.New("insufficient role")
+	// ErrInvalidToken: a bearer token was presented and failed verification.
+	ErrInvalidToken = errors.New("invalid or expired token")
+	// ErrInvalidCredentials: a login with a wrong username or password.
+	ErrInvalidCredentials = errors.New("invalid credentials")
+)
+
+type identityKey struct{}
+
+// NewContext returns a context carrying id.
+func NewContext(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext returns the identity in ctx, or the anonymous identity.
+func FromContext(ctx context.Context) Identity {
+	id, _ := ctx.Value(identityKey{}).(Identity)
+	return id
+}
+
+// Require returns nil when the identity in ctx has at least role need, ErrUnauthenticated for an
+// anonymous caller and ErrForbidden for an authenticated caller whose role is too low.
+func Require(ctx context.Context, need Role) error {
+	if need == RoleAnonymous {
+		return nil
+	}
+	id := FromContext(ctx)
+	switch {
+	case !id.Authenticated():
+		return ErrUnauthenticated
+	case !id.Role.Allows(need):
+		return ErrForbidden
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/neko-defense/neko/graphql"
+)
+
+// Media types of the GraphQL-over-HTTP specification.
+const (
+	mediaJSON            = "application/json"
+	mediaGraphQLResponse = "application/graphql-response+json"
+)
+
+// graphql serves POST and GET /graphql following the GraphQL-over-HTTP specification:
+//   - POST bodies must be application/json (415 otherwise) holding one JSON object;
+//   - GET carries query, operationName, variables and extensions as URL parameters and may only
+//     run queries (405 for a mutation);
+//   - the response media type follows Accept: application/graphql-response+json when the client
+//     asks for it (then request errors are 400), application/json otherwise (then every
+//     well-formed request gets 200, as legacy clients expect).
+func (s *Server) graphql(c *fiber.Ctx) error {
+	media, err := negotiate(c.Get(fiber.HeaderAccept))
+	if err != nil {
+		return err
+	}
+	var req graphql.Request
+	if c.Method() == fiber.MethodGet {
+		req, err = requestFromQuery(c)
+	} else {
+		req, err = requestFromBody(c)
+	}
+	if err != nil {
+		return err
+	}
+
+	ctx := requestContext(c)
+	op, err := s.deps.Engine.Prepare(ctx, req)
+	if err != nil {
+		return s.writeRequestErrors(c, media, err)
+	}
+	if c.Method() == fiber.MethodGet && op.Kind != ast.Query {
+		c.Set(fiber.HeaderAllow, "POST")
+		return &httpError{status: fiber.StatusMethodNotAllowed, code: codeBadUserInput, message: "only queries may be sent with GET; send mutations with POST"}
+	}
+	resp := s.deps.Engine.Execute(ctx, op)
+	c.Set(fiber.HeaderContentType, media+"; charset=utf-8")
+	return c.Send(s.appendResponse(make([]byte, 0, len(resp.Data)+64), resp.Data, resp.Errors))
+}
+
+// negotiate picks the response media type from the Accept header. No header, */* or
+// application/* mean application/json for compatibility with clients that predate the spec.
+func negotiate(accept string) (string, error) {
+	if accept == "" {
+		return mediaJSON, nil
+	}
+	best, bestQ := "", -1.0
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			} else {
+				q = 0
+			}
+		}
+		var candidate string
+		switch mt {
+		case mediaGraphQLResponse:
+			candidate = mediaGraphQLResponse
+		case mediaJSON, "application/*", "*/*":
+			candidate = mediaJSON
+		default:
+			continue
+		}
+		if q > bestQ || (q == bestQ && candidate == mediaGraphQLResponse) {
+			best, bestQ = candidate, q
+		}
+	}
+	if best == "" || bestQ <= 0 {
+		return "", &httpError{status: fiber.StatusNotAcceptable, code: codeBadUserInput,
+			message: "Accept must allow application/graphql-response+json or application/json"}
+	}
+	return best, nil
+}
+
+// rawRequest is the JSON body of a POST. Fields are raw so that each can be type-checked with a
+// precise error instead of a generic decoding failure.
+type rawRequest struct {
+	Query         json.RawMessage `json:"query"`
+	OperationName json.RawMessage `json:"operationName"`
+	Variables     json.RawMessage `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
+}
+
+func requestFromBody(c *fiber.Ctx) (graphql.Request, error) {
+	ct := c.Get(fiber.HeaderContentType)
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != mediaJSON {
+		return graphql.Request{}, &httpError{status: fiber.StatusUnsupportedMediaType, code: codeBadUserInput,
+			message: "Content-Type must be application/json"}
+	}
+	body := bytes.TrimSpace(c.Body())
+	if len(body) == 0 {
+		return graphql.Request{}, badRequest("request body is empty; send a JSON object with a \"query\"")
+	}
+	if body[0] != '{' {
+		if body[0] == '[' {
+			return graphql.Request{}, badRequest("batched requests (a JSON array) are not supported; send one JSON object")
+		}
+		return graphql.Request{}, badRequest("request body must be a JSON object")
+	}
+	var raw rawRequest
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return graphql.Request{}, badRequest("request body is not valid JSON: " + jsonErrorText(err))
+	}
+	var req graphql.Request
+	if err := decodeString(raw.Query, &req.Query); err != nil || req.Query == "" {
+		return graphql.Request{}, badRequest("\"query\" must be a non-empty string")
+	}
+	if err := decodeString(raw.OperationName, &req.OperationName); err != nil {
+		return graphql.Request{}, badRequest("\"operationName\" must be a string or null")
+	}
+	if req.Variables, err = decodeObject(raw.Variables); err != nil {
+		return graphql.Request{}, badRequest("\"variables\" must be a JSON object or null")
+	}
+	if req.Extensions, err = decodeObject(raw.Extensions); err != nil {
+		return graphql.Request{}, badRequest("\"extensions\" must be a JSON object or null")
+	}
+	return req, nil
+}
+
+func requestFromQuery(c *fiber.Ctx) (graphql.Request, error) {
+	req := graphql.Request{Query: c.Query("query"), OperationName: c.Query("operationName")}
+	if req.Query == "" {
+		return req, badRequest("missing \"query\" URL parameter")
+	}
+	var err error
+	if v := c.Query("variables"); v != "" {
+		if req.Variables, err = decodeObject(json.RawMessage(v)); err != nil {
+			return req, badRequest("\"variables\" must be a JSON object")
+		}
+	}
+	if v := c.Query("extensions"); v != "" {
+		if req.Extensions, err = decodeObject(json.RawMessage(v)); err != nil {
+			return req, badRequest("\"extensions\" must be a JSON object")
+		}
+	}
+	return req, nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+func decodeString(raw json.RawMessage, dst *string) error {
+	if isNull(raw) {
+		return nil
+	}
+	return json.Unmarshal(raw, dst)
+}
+
+// decodeObject decodes a JSON object keeping numbers exact (json.Number), so that an Int variable
+// such as 9007199254740993 is not silently rounded through float64.
+func decodeObject(raw json.RawMessage) (map[string]any, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, errors.New("not an object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func jsonErrorText(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return se.Error() + " at offset " + strconv.FormatInt(se.Offset, 10)
+	}
+	return err.Error()
+}
+
+// writeRequestErrors answers a request that failed before execution (parse, validation,
+// variable coercion). With application/json the status is 200 as the spec prescribes for
+// well-formed requests; with application/graphql-response+json it is 400.
+func (s *Server) writeRequestErrors(c *fiber.Ctx, media string, err error) error {
+	var list graphql.Errors
+	var one *graphql.Error
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &one):
+		list = graphql.Errors{one}
+	default:
+		return err
+	}
+	status := fiber.StatusOK
+	if media == mediaGraphQLResponse {
+		status, _, _ = describe(list[0], s.cfg.Production)
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, media+"; charset=utf-8")
+	return c.Send(s.appendResponse(nil, nil, list))
+}
+
+// appendResponse writes {"errors":[...],"data":...}. Data arrives as JSON bytes from the engine
+// and is copied, not re-encoded. Errors pass through describe so that codes and production
+// masking are decided in one place.
+func (s *Server) appendResponse(b []byte, data []byte, errs []*graphql.Error) []byte {
+	b = append(b, '{')
+	if len(errs) > 0 {
+		b = append(b, `"errors":[`...)
+		for i, e := range errs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = s.appendError(b, e)
+		}
+		b = append(b, ']')
+		if data != nil {
+			b = append(b, ',')
+		}
+	}
+	if data != nil {
+		b = append(b, `"data":`...)
+		b = append(b, data...)
+	}
+	return append(b, '}')
+}
+
+func (s *Server) appendError(b []byte, e *graphql.Error) []byte {
+	_, code, msg := describe(e, s.cfg.Production)
+	if e.Err == nil && e.Extensions["code"] == nil {
+		// An engine error without a cause or code (e.g. a non-null violation) is a plain
+		// execution error whose message is safe to show.
+		msg = e.Message
+	}
+	b = append(b, `{"message":`...)
+	b = appendJSONString(b, msg)
+	if len(e.Locations) > 0 {
+		b = append(b, `,"locations":[`...)
+		for i, l := range e.Locations {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"line":`...)
+			b = appendInt(b, l.Line)
+			b = append(b, `,"column":`...)
+			b = appendInt(b, l.Column)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if len(e.Path) > 0 {
+		b = append(b, `,"path":[`...)
+		for i, p := range e.Path {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			switch v := p.(type) {
+			case int:
+				b = appendInt(b, v)
+			case string:
+				b = appendJSONString(b, v)
+			default:
+				b = appendJSONString(b, fmt.Sprint(v))
+			}
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"extensions":{"code":`...)
+	b = appendJSONString(b, code)
+	for k, v := range e.Extensions {
+		if k == "code" {
+			continue
+		}
+		enc, err := json.Marshal(v)
+		if err != nil {
+			continue
+		}
+		b = append(b, ',')
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = append(b, enc...)
+	}
+	return append(b, `}}`...)
+}

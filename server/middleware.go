@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/neko-defense/neko/security"
+)
+
+// Keys of values this package stores in fiber.Ctx.Locals for the duration of one request.
+type localKey int
+
+const (
+	localContext localKey = iota // context.Context with deadline and identity
+	localRequestID
+)
+
+const maxRequestIDLen = 64
+
+// requestID takes a well-formed incoming X-Request-Id (so a trace can cross a proxy) or makes one,
+// and echoes it on the response.
+func (s *Server) requestID(c *fiber.Ctx) error {
+	id := c.Get(fiber.HeaderXRequestID)
+	if !validRequestID(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Locals(localRequestID, id)
+	c.Set(fiber.HeaderXRequestID, id)
+	return c.Next()
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		ch := id[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// recoverPanic turns a handler panic into a 500 with a masked message and logs the stack.
+func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.deps.Logger.Error("panic in handler", "request_id", c.Locals(localRequestID),
+				"path", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return c.Next()
+}
+
+// observe records neko_http_requests_total and neko_http_request_duration_seconds by route
+// pattern (never the raw path, which would let clients create unbounded label values).
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		// Let the error handler write the response now so that the status we record is final.
+		if herr := s.handleError(c, err); herr != nil {
+			s.deps.Logger.Error("write error response", "err", herr)
+		}
+		err = nil
+	}
+	route := c.Route().Path
+	if c.Response().StatusCode() == fiber.StatusNotFound && route == "/" {
+		route = "unmatched"
+	}
+	status := strconv.Itoa(c.Response().StatusCode())
+	s.deps.Metrics.HTTPRequests.WithLabelValues(route, status).Inc()
+	s.deps.Metrics.HTTPDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	return err
+}
+
+// commonHeaders sets the headers every response carries.
+func (s *Server) commonHeaders(c *fiber.Ctx) error {
+	c.Set("X-Neko-Region", s.cfg.Region)
+	return c.Next()
+}
+
+// authenticate verifies a bearer token, when one is sent, and builds the request's context: a
+// deadline of RequestTimeout plus the caller's identity. No token means an anonymous caller
+// (public fields still work); a bad token fails the request with 401 rather than silently
+// downgrading the caller.
+func (s *Server) authenticate(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return &httpError{status: fiber.StatusUnauthorized, code: codeUnauthenticated, message: "Authorization header must be 'Bearer <token>'"}
+		}
+		id, err := s.deps.Auth.Verify(strings.TrimSpace(token))
+		if err != nil {
+			return err
+		}
+		ctx = security.NewContext(ctx, id)
+	}
+	c.Locals(localContext, ctx)
+	return c.Next()
+}
+
+// requestContext returns the context built by authenticate.
+func requestContext(c *fiber.Ctx) context.Context {
+	if ctx, ok := c.Locals(localContext).(context.Context); ok {
+		return ctx
+	}
+	return context.Background()
+}
+
+func (s *Server) methodNotAllowed(allow string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderAllow, allow)
+		return &httpError{status: fiber.StatusMethodNotAllowed, code: codeBadUserInput, message: "method " + c.Method() + " not allowed; use " + allow}
+	}
+}
+
+// handleError writes any error that reached Fiber as a JSON body shaped like a GraphQL error
+// response, so every client (GraphQL or REST) can read errors[0].extensions.code.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	status, code, msg := describe(err, s.cfg.Production)
+	if status >= 500 {
+		s.deps.Logger.Error("request failed", "request_id", c.Locals(localRequestID), "path", c.Path(), "err", err)
+	}
+	if status == fiber.StatusServiceUnavailable {
+		c.Set(fiber.HeaderRetryAfter, "1")
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(appendErrorBody(nil, msg, code))
+}
+
+// appendErrorBody appends {"errors":[{"message":msg,"extensions":{"code":code}}]}.
+func appendErrorBody(b []byte, msg, code string) []byte {
+	b = append(b, `{"errors":[{"message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"extensions":{"code":`...)
+	b = appendJSONString(b, code)
+	return append(b, `}}]}`...)
+}

@@ -1,0 +1,123 @@
+// Package server is neko's HTTP front door and the only package that knows Fiber. A request flows
+// through the middleware chain (request id, panic recovery, metrics, region header, per-request
+// deadline, authentication) into one of three kinds of handler: GraphQL over HTTP (/graphql), the
+// REST compatibility endpoints the TV monitors and stress tests use (/api/...), and the operational
+// endpoints (/health, /ready, /metrics). Handlers turn *fiber.Ctx into a context.Context and plain
+// values before calling anything else, and every error leaves through describe in errors.go.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/security"
+	"github.com/neko-defense/neko/telemetry"
+)
+
+// Config tunes the HTTP layer. Zero values take the documented defaults.
+type Config struct {
+	// Production masks internal error messages and disables development conveniences.
+	Production bool
+	// Region is reported in X-Neko-Region on every response (Fly's FLY_REGION). Default "local".
+	Region string
+	// BodyLimit is the largest request body accepted, in bytes; larger bodies get 413.
+	// Default 1 MiB.
+	BodyLimit int
+	// RequestTimeout bounds the work of one request (its context deadline). Default 10s.
+	RequestTimeout time.Duration
+	// ReadTimeout, WriteTimeout and IdleTimeout bound the connection. Defaults 10s, 15s, 60s.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+}
+
+// TokenVerifier turns a bearer token into an identity.
+type TokenVerifier interface {
+	Verify(token string) (security.Identity, error)
+}
+
+// Deps are the collaborators the server calls. All are required except Ready.
+type Deps struct {
+	Engine  *graphql.Engine
+	REST    CompatAPI
+	Auth    TokenVerifier
+	Metrics *telemetry.Metrics
+	Logger  *slog.Logger
+	// Ready reports whether the server may take traffic (database connected, data warm).
+	// nil means always ready.
+	Ready func(ctx context.Context) error
+}
+
+// Server is the configured Fiber application.
+type Server struct {
+	cfg  Config
+	deps Deps
+	app  *fiber.App
+}
+
+// New validates cfg and deps and builds the application with all routes.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if deps.Engine == nil || deps.REST == nil || deps.Auth == nil || deps.Metrics == nil || deps.Logger == nil {
+		return nil, errors.New("server: Engine, REST, Auth, Metrics and Logger are required")
+	}
+	if cfg.Region == "" {
+		cfg.Region = "local"
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 10 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 15 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	s := &Server{cfg: cfg, deps: deps}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "neko",
+		DisableStartupMessage: true,
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		ErrorHandler:          s.handleError,
+	})
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	a := s.app
+	a.Use(s.requestID, s.recoverPanic, s.observe, s.commonHeaders, s.authenticate)
+
+	a.Get("/health", s.health)
+	a.Get("/api/health", s.health)
+	a.Get("/ready", s.ready)
+	a.Get("/metrics", s.metrics)
+
+	a.Post("/graphql", s.graphql)
+	a.Get("/graphql", s.graphql)
+	a.All("/graphql", s.methodNotAllowed("GET, POST"))
+
+	s.restRoutes(a.Group("/api"))
+
+	a.Use(func(c *fiber.Ctx) error {
+		return &httpError{status: fiber.StatusNotFound, code: codeBadUserInput, message: "no route for " + c.Method() + " " + c.Path()}
+	})
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }

@@ -1,0 +1,163 @@
+package mongo_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/neko-defense/neko/store"
+)
+
+// expectedTriggers filters the seeded triggers in database order:
+// triggered_at desc, _id desc.
+func expectedTriggers(keep func(store.HoneypotTrigger) bool) []store.HoneypotTrigger {
+	return sorted(filter(env.data.HoneypotTriggers, keep), func(a, b store.HoneypotTrigger) int {
+		if c := compareTimes(b.TriggeredAt, a.TriggeredAt); c != 0 {
+			return c
+		}
+		return compareObjectIDs(b.ID, a.ID)
+	})
+}
+
+func triggerID(t store.HoneypotTrigger) string { return t.ID.Hex() }
+
+func firstN[T any](xs []T, n int) []T { return xs[:min(n, len(xs))] }
+
+func TestHoneypotTriggers(t *testing.T) {
+	ctx := testContext(t)
+	trap := env.data.HoneypotTriggers[0].TrapName
+	ip := env.data.HoneypotTriggers[0].IPAddress
+	ip2 := env.data.HoneypotTriggers[1].IPAddress
+	tests := []struct {
+		name  string
+		limit int
+		call  func(limit int) ([]store.HoneypotTrigger, error)
+		keep  func(store.HoneypotTrigger) bool
+		keys  int // the limit applies per key
+	}{
+		{"all", 100, func(n int) ([]store.HoneypotTrigger, error) { return env.store.HoneypotTriggers(ctx, "", n) },
+			func(store.HoneypotTrigger) bool { return true }, 1},
+		{"by trap", 1000, func(n int) ([]store.HoneypotTrigger, error) { return env.store.HoneypotTriggers(ctx, trap, n) },
+			func(x store.HoneypotTrigger) bool { return x.TrapName == trap }, 1},
+		{"by ip", 1000, func(n int) ([]store.HoneypotTrigger, error) { return env.store.HoneypotTriggersByIP(ctx, ip, n) },
+			func(x store.HoneypotTrigger) bool { return x.IPAddress == ip }, 1},
+		{"by ips", 1000, func(n int) ([]store.HoneypotTrigger, error) {
+			return env.store.HoneypotTriggersByIPs(ctx, []string{ip, ip2}, n)
+		}, func(x store.HoneypotTrigger) bool { return x.IPAddress == ip || x.IPAddress == ip2 }, 2},
+		{"high threat", 20, func(n int) ([]store.HoneypotTrigger, error) { return env.store.RecentHighThreatTriggers(ctx, n) },
+			func(x store.HoneypotTrigger) bool { return x.ThreatLevel == "HIGH" || x.ThreatLevel == "CRITICAL" }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := firstN(expectedTriggers(tt.keep), tt.limit)
+			got, err := tt.call(tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equalIDs(t, "triggers", ids(got, triggerID), ids(want, triggerID))
+			got, err = tt.call(2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equalIDs(t, "limit 2", ids(got, triggerID), ids(firstN(want, 2*tt.keys), triggerID))
+		})
+	}
+	t.Run("decoded fields", func(t *testing.T) {
+		want := expectedTriggers(func(x store.HoneypotTrigger) bool { return x.RequestBody != nil })[0]
+		got, err := env.store.HoneypotTriggersByIP(ctx, want.IPAddress, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(got, func(x store.HoneypotTrigger) bool { return x.ID == want.ID })
+		if i < 0 {
+			t.Fatalf("trigger %s missing", want.ID.Hex())
+		}
+		g := got[i]
+		if !g.TriggeredAt.Equal(want.TriggeredAt) || g.TrapName != want.TrapName || g.RequestPath != want.RequestPath ||
+			g.RequestHeaders["host"] != "neko.example" {
+			t.Errorf("got %+v\nwant %+v", g, want)
+		}
+		if body, ok := g.RequestBody.(map[string]any); !ok || body["username"] != "admin" {
+			t.Errorf("request_body = %#v, want a plain map", g.RequestBody)
+		}
+	})
+}
+
+func TestHoneypotSummary(t *testing.T) {
+	got, err := env.store.HoneypotSummary(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTrap := map[string]*store.TrapStats{}
+	allIPs := map[string]bool{}
+	for _, x := range env.data.HoneypotTriggers {
+		allIPs[x.IPAddress] = true
+		s := byTrap[x.TrapName]
+		if s == nil {
+			s = &store.TrapStats{TrapName: x.TrapName}
+			byTrap[x.TrapName] = s
+		}
+		s.TriggerCount++
+		if s.LastTriggered == nil || x.TriggeredAt.After(*s.LastTriggered) {
+			s.LastTriggered = &x.TriggeredAt
+		}
+		if !slices.Contains(s.UniqueIPs, x.IPAddress) {
+			s.UniqueIPs = append(s.UniqueIPs, x.IPAddress)
+		}
+	}
+	var want []store.TrapStats
+	for _, s := range byTrap {
+		slices.Sort(s.UniqueIPs)
+		want = append(want, *s)
+	}
+	want = sorted(want, func(a, b store.TrapStats) int {
+		if a.TriggerCount != b.TriggerCount {
+			return b.TriggerCount - a.TriggerCount
+		}
+		return compareStrings(a.TrapName, b.TrapName)
+	})
+	if got.TotalTriggers != len(env.data.HoneypotTriggers) || got.UniqueIPs != len(allIPs) || got.UniqueTraps != len(want) {
+		t.Errorf("totals = %d triggers, %d ips, %d traps; want %d, %d, %d",
+			got.TotalTriggers, got.UniqueIPs, got.UniqueTraps, len(env.data.HoneypotTriggers), len(allIPs), len(want))
+	}
+	if len(got.TrapStats) != len(want) {
+		t.Fatalf("%d trap stats, want %d", len(got.TrapStats), len(want))
+	}
+	for i, w := range want {
+		g := got.TrapStats[i]
+		if g.TrapName != w.TrapName || g.TriggerCount != w.TriggerCount || g.LastTriggered == nil ||
+			!g.LastTriggered.Equal(*w.LastTriggered) || !slices.Equal(g.UniqueIPs, w.UniqueIPs) {
+			t.Errorf("trap %d = %+v\nwant %+v", i, g, w)
+		}
+	}
+}
+
+func TestInsertHoneypotTrigger(t *testing.T) {
+	ctx := testContext(t)
+	const trap = "test_insert_trap"
+	t.Cleanup(func() {
+		_, err := env.store.Database().Collection("honeypot_triggers").DeleteMany(context.Background(), bson.D{{Key: "trap_name", Value: trap}})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	in := store.HoneypotTrigger{
+		TrapName: trap, IPAddress: "198.51.100.77", TriggeredAt: at, RequestPath: "/.env", RequestMethod: "GET",
+		RequestHeaders: map[string]any{"user-agent": "curl/8"}, ThreatLevel: "HIGH", ActionTaken: "blocked",
+	}
+	if err := env.store.InsertHoneypotTrigger(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	got, err := env.store.HoneypotTriggers(ctx, trap, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got[0].TriggeredAt.Equal(at) || got[0].IPAddress != in.IPAddress || got[0].ID.IsZero() ||
+		got[0].RequestHeaders["user-agent"] != "curl/8" {
+		t.Errorf("read back %+v", got)
+	}
+}

@@ -1,0 +1,369 @@
+// Package mongo implements the NEKO Defense store over MongoDB with the
+// official v2 driver.
+//
+// A Store owns one *mongo.Client. Every method builds its filter from typed Go
+// values (never from client-supplied JSON; user text only ever reaches a
+// regex through regexp.QuoteMeta), runs under the caller's context bounded by
+// Config.OperationTimeout, and decodes into the domain types of package
+// store. Statistics never load a collection: they run countDocuments and
+// aggregation pipelines with exactly one accumulator per $group stage,
+// several at a time through an errgroup, and assemble the result in Go. That
+// shape is correct on MongoDB and on the embedded FerretDB (store/embedded),
+// which miscomputes $group stages with several accumulators and has neither
+// $text, $max nor $first.
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/neko-defense/neko/store"
+)
+
+// Collection names.
+const (
+	collThreatActors   = "threat_actors"
+	collHoneypot       = "honeypot_triggers"
+	collHunts          = "hunt_conversations"
+	collPatterns       = "case_patterns"
+	collArmyList       = "dina_army_list_agents"
+	collComprehensive  = "dina_agents_comprehensive"
+	collAllAgents      = "dina_all_agents"
+	collAsciiArt       = "ascii_art"
+	defaultDatabase    = "neko-defense-system"
+	maxListLimit       = 1000
+	maxPageLimit       = 100
+	maxSearchLimit     = 50
+	maxSearchLen       = 200
+	maxPage            = 1_000_000
+	statsConcurrency   = 4
+	defaultMaxPoolSize = 100
+)
+
+// Config configures a Store. The zero value of every field except URI is a
+// working default.
+type Config struct {
+	// URI is the MongoDB connection string. Required.
+	URI string
+	// Database is the database name. Default "neko-defense-system".
+	Database string
+	// MaxPoolSize bounds the connections per server. Default 100.
+	MaxPoolSize uint64
+	// MinPoolSize is the number of connections kept open. Default 0.
+	MinPoolSize uint64
+	// MaxConnIdleTime closes connections idle longer than this. Default 0:
+	// never.
+	MaxConnIdleTime time.Duration
+	// ConnectTimeout bounds opening one connection. Default 10s.
+	ConnectTimeout time.Duration
+	// ServerSelectionTimeout bounds finding a suitable server. Default 5s.
+	ServerSelectionTimeout time.Duration
+	// OperationTimeout bounds every method call unless the caller's context
+	// has an earlier deadline. Default 5s.
+	OperationTimeout time.Duration
+	// DisableRetries turns off retryable reads and writes (on by default).
+	DisableRetries bool
+	// DisableMajorityWrites writes with the server's default write concern
+	// instead of w:majority (majority by default).
+	DisableMajorityWrites bool
+	// ReadPreference is a read preference mode: "primary" (default),
+	// "primaryPreferred", "secondary", "secondaryPreferred" or "nearest"
+	// (multi-region deployments read from the closest member).
+	ReadPreference string
+	// AppName is reported to the server in the handshake. Default "neko".
+	AppName string
+	// Monitor, when set, sees every command (see OperationCounter).
+	Monitor *event.CommandMonitor
+}
+
+func (c *Config) setDefaults() error {
+	if c.URI == "" {
+		return errors.New("mongo: Config.URI is required")
+	}
+	if c.Database == "" {
+		c.Database = defaultDatabase
+	}
+	if c.MaxPoolSize == 0 {
+		c.MaxPoolSize = defaultMaxPoolSize
+	}
+	if c.MinPoolSize > c.MaxPoolSize {
+		return fmt.Errorf("mongo: MinPoolSize %d exceeds MaxPoolSize %d", c.MinPoolSize, c.MaxPoolSize)
+	}
+	for name, d := range map[string]time.Duration{
+		"MaxConnIdleTime": c.MaxConnIdleTime, "ConnectTimeout": c.ConnectTimeout,
+		"ServerSelectionTimeout": c.ServerSelectionTimeout, "OperationTimeout": c.OperationTimeout,
+	} {
+		if d < 0 {
+			return fmt.Errorf("mongo: %s must not be negative", name)
+		}
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.ServerSelectionTimeout == 0 {
+		c.ServerSelectionTimeout = 5 * time.Second
+	}
+	if c.OperationTimeout == 0 {
+		c.OperationTimeout = 5 * time.Second
+	}
+	if c.ReadPreference == "" {
+		c.ReadPreference = "primary"
+	}
+	if c.AppName == "" {
+		c.AppName = "neko"
+	}
+	return nil
+}
+
+// Store is the MongoDB implementation of the NEKO Defense data layer. It is
+// safe for concurrent use.
+type Store struct {
+	client  *mongo.Client
+	db      *mongo.Database
+	timeout time.Duration
+	logger  *slog.Logger
+}
+
+// New validates cfg, connects and returns a Store. It does not wait for the
+// server: call Ping to check reachability and EnsureIndexes at start-up.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	mode, err := readpref.ModeFromString(cfg.ReadPreference)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: ReadPreference: %w", err)
+	}
+	rp, err := readpref.New(mode)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: ReadPreference: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := options.Client().
+		ApplyURI(cfg.URI).
+		SetAppName(cfg.AppName).
+		SetMaxPoolSize(cfg.MaxPoolSize).
+		SetMinPoolSize(cfg.MinPoolSize).
+		SetMaxConnIdleTime(cfg.MaxConnIdleTime).
+		SetConnectTimeout(cfg.ConnectTimeout).
+		SetServerSelectionTimeout(cfg.ServerSelectionTimeout).
+		SetRetryReads(!cfg.DisableRetries).
+		SetRetryWrites(!cfg.DisableRetries).
+		SetReadPreference(rp).
+		// Free-form sub-documents (metadata, request_headers, ...) decode to
+		// map[string]any rather than bson.D, so they serialize as JSON objects.
+		SetBSONOptions(&options.BSONOptions{DefaultDocumentMap: true})
+	if !cfg.DisableMajorityWrites {
+		opts.SetWriteConcern(writeconcern.Majority())
+	}
+	if cfg.Monitor != nil {
+		opts.SetMonitor(cfg.Monitor)
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("mongo: options: %w", err)
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: connect: %w", err)
+	}
+	return &Store{
+		client:  client,
+		db:      client.Database(cfg.Database),
+		timeout: cfg.OperationTimeout,
+		logger:  logger,
+	}, nil
+}
+
+// Close disconnects the client, waiting for in-use connections until ctx
+// ends.
+func (s *Store) Close(ctx context.Context) error {
+	if err := s.client.Disconnect(ctx); err != nil {
+		return fmt.Errorf("mongo: disconnect: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that a server matching the read preference answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	if err := s.client.Ping(ctx, nil); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Database returns the underlying database handle, for seeding and
+// administrative tasks (cmd/neko seed).
+func (s *Store) Database() *mongo.Database { return s.db }
+
+// op bounds one method call by the operation timeout; an earlier deadline of
+// ctx wins.
+func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+func (s *Store) coll(name string) *mongo.Collection { return s.db.Collection(name) }
+
+// clamp returns n limited to [1, hi].
+func clamp(n, hi int) int {
+	return max(1, min(n, hi))
+}
+
+// findAll runs find and decodes every document. It never returns a nil slice
+// on success.
+func findAll[T any](ctx context.Context, coll *mongo.Collection, filter any, opts *options.FindOptionsBuilder) ([]T, error) {
+	cur, err := coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0)
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// findOne decodes the first document matching filter, or returns
+// store.ErrNotFound.
+func findOne[T any](ctx context.Context, coll *mongo.Collection, filter any) (T, error) {
+	var out T
+	err := coll.FindOne(ctx, filter).Decode(&out)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return out, store.ErrNotFound
+	}
+	return out, err
+}
+
+// aggregate runs a pipeline and decodes every result.
+func aggregate[T any](ctx context.Context, coll *mongo.Collection, pipeline mongo.Pipeline) ([]T, error) {
+	cur, err := coll.Aggregate(ctx, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0)
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// count runs countDocuments and stores the result in *dst; it is shaped for
+// errgroup.Go.
+func count(ctx context.Context, coll *mongo.Collection, filter any, dst *int) func() error {
+	return func() error {
+		n, err := coll.CountDocuments(ctx, filter)
+		if err != nil {
+			return fmt.Errorf("count %s: %w", coll.Name(), err)
+		}
+		*dst = int(n)
+		return nil
+	}
+}
+
+// group returns a fresh errgroup for statistics fan-out.
+func group(ctx context.Context) (*errgroup.Group, context.Context) {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(statsConcurrency)
+	return g, ctx
+}
+
+// keyCount is the result row of a single-accumulator $group by a string key.
+type keyCount struct {
+	Key   any `bson:"_id"`
+	Count int `bson:"count"`
+}
+
+// countBy returns a pipeline counting documents per value of field, sorted
+// by count descending then value ascending, optionally limited. When
+// skipEmpty is set, documents where field is missing, null or "" are left out.
+func countBy(field string, skipEmpty bool, limit int) mongo.Pipeline {
+	var p mongo.Pipeline
+	if skipEmpty {
+		p = append(p, bson.D{{Key: "$match", Value: bson.D{{Key: field, Value: bson.D{
+			{Key: "$exists", Value: true}, {Key: "$nin", Value: bson.A{nil, ""}},
+		}}}}})
+	}
+	p = append(p,
+		bson.D{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$" + field}, {Key: "count", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
+		bson.D{{Key: "$sort", Value: bson.D{{Key: "count", Value: -1}, {Key: "_id", Value: 1}}}},
+	)
+	if limit > 0 {
+		p = append(p, bson.D{{Key: "$limit", Value: limit}})
+	}
+	return p
+}
+
+// keyCounts converts $group rows to store.KeyCount, rendering the key as a
+// string ("" for null).
+func keyCounts(rows []keyCount) []store.KeyCount {
+	out := make([]store.KeyCount, 0, len(rows))
+	for _, r := range rows {
+		k := ""
+		if r.Key != nil {
+			k = fmt.Sprint(r.Key)
+		}
+		out = append(out, store.KeyCount{Key: k, Count: r.Count})
+	}
+	return out
+}
+
+// regexFilter is a case-insensitive regex matching text literally.
+func regexFilter(pattern string) bson.D {
+	return bson.D{{Key: "$regex", Value: pattern}, {Key: "$options", Value: "i"}}
+}
+
+// normalize converts free-form decoded values to plain Go values that
+// serialize naturally to JSON: bson.A becomes []any, bson.DateTime becomes
+// time.Time, bson.ObjectID its hex string, bson.D a map, recursively.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+		return x
+	case bson.M:
+		return normalize(map[string]any(x))
+	case bson.D:
+		m := make(map[string]any, len(x))
+		for _, e := range x {
+			m[e.Key] = normalize(e.Value)
+		}
+		return m
+	case bson.A:
+		return normalize([]any(x))
+	case []any:
+		for i, e := range x {
+			x[i] = normalize(e)
+		}
+		return x
+	case bson.DateTime:
+		return x.Time().UTC()
+	case bson.ObjectID:
+		return x.Hex()
+	default:
+		return v
+	}
+}
+
+// normalizeMap is normalize for map fields.
+func normalizeMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	return normalize(m).(map[string]any)
+}
