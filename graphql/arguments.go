@@ -3,6 +3,7 @@ package graphql
 import (
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -95,12 +96,12 @@ func (e *Engine) coerceLiteral(v *ast.Value, typ *ast.Type, vars map[string]any)
 		}
 		sc := e.scalars[def.Name]
 		if sc.ParseLiteral != nil {
-			cv, err := sc.ParseLiteral(v, vars)
+			cv, err := guard(func() (any, error) { return sc.ParseLiteral(v, vars) })
 			return cv, true, err
 		}
 		raw := literalJSON(v, vars)
 		if sc.ParseValue != nil {
-			cv, err := sc.ParseValue(raw)
+			cv, err := guard(func() (any, error) { return sc.ParseValue(raw) })
 			return cv, true, err
 		}
 		return raw, true, nil
@@ -220,4 +221,15 @@ func literalJSON(v *ast.Value, vars map[string]any) any {
 		return out
 	}
 	return nil
+}
+
+// guard calls an application-supplied codec, turning a panic into an
+// error so that a faulty scalar cannot crash Prepare or Execute.
+func guard(fn func() (any, error)) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return fn()
 }

@@ -13,6 +13,7 @@ import (
 // (field, object type) pair, so the 50 items of a list share one plan.
 type plan struct {
 	fields []*collectedField
+	bound  int // fields with a resolver binding
 }
 
 // shape classifies a field's named type so completion switches on a small
@@ -84,6 +85,9 @@ func (ex *execution) buildPlan(objType *ast.Definition, sets []ast.SelectionSet)
 	}
 	for _, cf := range p.fields {
 		ex.prepareField(objType, cf)
+		if cf.bind != nil {
+			p.bound++
+		}
 	}
 	return p
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"sync"
 
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -12,10 +11,18 @@ import (
 // complete implements CompleteValue (§6.4.3) for typ, writing into out. A
 // null in a non-null position records "Cannot return null" unless the
 // null came from an error that was already recorded, and marks out for
-// propagation.
-func (ex *execution) complete(ctx context.Context, wg *sync.WaitGroup, typ *ast.Type, cf *collectedField, v any, path *pathNode, out *value) {
+// propagation. A Thunk is not forced here: it is registered with lv and
+// completed, into the same out, once the whole level has been resolved.
+func (ex *execution) complete(ctx context.Context, lv *level, typ *ast.Type, cf *collectedField, v any, path *pathNode, out *value) {
 	out.nonNull = typ.NonNull
-	failed := ex.completeNullable(ctx, wg, typ, cf, v, path, out)
+	if t, ok := v.(Thunk); ok {
+		if t != nil {
+			lv.add(pendingThunk{thunk: t, typ: typ, cf: cf, path: path, out: out})
+			return
+		}
+		v = nil
+	}
+	failed := ex.completeNullable(ctx, lv, typ, cf, v, path, out)
 	if typ.NonNull && out.kind == kindNull {
 		if !failed {
 			ex.newFieldError(fmt.Sprintf("Cannot return null for non-nullable field %s.%s.", cf.parentName(), cf.def.Name), nil, cf, path)
@@ -29,13 +36,13 @@ func (cf *collectedField) parentName() string { return cf.parent }
 
 // completeNullable completes v ignoring typ's own non-null flag. It returns
 // true when it recorded an error (the value is then null).
-func (ex *execution) completeNullable(ctx context.Context, wg *sync.WaitGroup, typ *ast.Type, cf *collectedField, v any, path *pathNode, out *value) bool {
+func (ex *execution) completeNullable(ctx context.Context, lv *level, typ *ast.Type, cf *collectedField, v any, path *pathNode, out *value) bool {
 	if v == nil {
 		out.kind = kindNull
 		return false
 	}
 	if typ.Elem != nil {
-		return ex.completeList(ctx, wg, typ.Elem, cf, v, path, out)
+		return ex.completeList(ctx, lv, typ.Elem, cf, v, path, out)
 	}
 	var (
 		l      leaf
@@ -69,7 +76,7 @@ func (ex *execution) completeNullable(ctx context.Context, wg *sync.WaitGroup, t
 			out.kind = kindNull
 			return false
 		}
-		ex.executeObject(ctx, wg, cf.named, v, ex.subPlan(cf, cf.named), path, out, false)
+		ex.executeObject(ctx, lv, cf.named, v, ex.subPlan(cf, cf.named), path, out, false)
 		return false
 	case shapeAbstract:
 		if isNil(v) {
@@ -82,7 +89,7 @@ func (ex *execution) completeNullable(ctx context.Context, wg *sync.WaitGroup, t
 			out.kind = kindNull
 			return true
 		}
-		ex.executeObject(ctx, wg, obj, v, ex.subPlan(cf, obj), path, out, false)
+		ex.executeObject(ctx, lv, obj, v, ex.subPlan(cf, obj), path, out, false)
 		return false
 	}
 	if err != nil {
@@ -123,7 +130,7 @@ func (ex *execution) serializeCustom(def *ast.Definition, v any) (leaf, bool, er
 // completeList completes every item of a list. []any, []map[string]any,
 // []string and []int are fast paths; any other slice or array (or pointer
 // to one) goes through reflection. A nil slice is null.
-func (ex *execution) completeList(ctx context.Context, wg *sync.WaitGroup, itemType *ast.Type, cf *collectedField, v any, path *pathNode, out *value) bool {
+func (ex *execution) completeList(ctx context.Context, lv *level, itemType *ast.Type, cf *collectedField, v any, path *pathNode, out *value) bool {
 	switch list := v.(type) {
 	case []any:
 		if list == nil {
@@ -132,7 +139,7 @@ func (ex *execution) completeList(ctx context.Context, wg *sync.WaitGroup, itemT
 		}
 		nodes := ex.startList(out, path, len(list))
 		for i := range list {
-			ex.complete(ctx, wg, itemType, cf, list[i], &nodes[i], &out.elems[i])
+			ex.complete(ctx, lv, itemType, cf, list[i], &nodes[i], &out.elems[i])
 		}
 	case []map[string]any:
 		if list == nil {
@@ -141,7 +148,7 @@ func (ex *execution) completeList(ctx context.Context, wg *sync.WaitGroup, itemT
 		}
 		nodes := ex.startList(out, path, len(list))
 		for i := range list {
-			ex.complete(ctx, wg, itemType, cf, list[i], &nodes[i], &out.elems[i])
+			ex.complete(ctx, lv, itemType, cf, list[i], &nodes[i], &out.elems[i])
 		}
 	case []string:
 		if list == nil {
@@ -150,7 +157,7 @@ func (ex *execution) completeList(ctx context.Context, wg *sync.WaitGroup, itemT
 		}
 		nodes := ex.startList(out, path, len(list))
 		for i := range list {
-			ex.complete(ctx, wg, itemType, cf, list[i], &nodes[i], &out.elems[i])
+			ex.complete(ctx, lv, itemType, cf, list[i], &nodes[i], &out.elems[i])
 		}
 	case []int:
 		if list == nil {
@@ -159,7 +166,7 @@ func (ex *execution) completeList(ctx context.Context, wg *sync.WaitGroup, itemT
 		}
 		nodes := ex.startList(out, path, len(list))
 		for i := range list {
-			ex.complete(ctx, wg, itemType, cf, list[i], &nodes[i], &out.elems[i])
+			ex.complete(ctx, lv, itemType, cf, list[i], &nodes[i], &out.elems[i])
 		}
 	default:
 		rv := reflect.ValueOf(v)
@@ -175,7 +182,7 @@ func (ex *execution) completeList(ctx context.Context, wg *sync.WaitGroup, itemT
 				out.kind = kindNull
 				return false
 			}
-			return ex.completeList(ctx, wg, itemType, cf, rv.Elem().Interface(), path, out)
+			return ex.completeList(ctx, lv, itemType, cf, rv.Elem().Interface(), path, out)
 		default:
 			err := fmt.Errorf("Expected Iterable, but did not find one for field \"%s.%s\".", cf.parentName(), cf.def.Name)
 			ex.newFieldError(err.Error(), err, cf, path)
@@ -185,7 +192,7 @@ func (ex *execution) completeList(ctx context.Context, wg *sync.WaitGroup, itemT
 		n := rv.Len()
 		nodes := ex.startList(out, path, n)
 		for i := 0; i < n; i++ {
-			ex.complete(ctx, wg, itemType, cf, rv.Index(i).Interface(), &nodes[i], &out.elems[i])
+			ex.complete(ctx, lv, itemType, cf, rv.Index(i).Interface(), &nodes[i], &out.elems[i])
 		}
 	}
 	return false

@@ -8,19 +8,27 @@
 //     resolver bindings) are built so that requests never consult the
 //     configuration maps again.
 //
-//  2. Engine.Prepare turns a Request into an Operation. The query text is
-//     hashed with SHA-256; the hash keys a bounded LRU of parsed and
-//     validated documents, so a repeated query costs one hash and one map
-//     lookup. The operation is chosen by name and the variables are coerced
-//     to their declared types (§6.1.2). Every failure is an *Error (or
-//     Errors) carrying a code: CodeParseFailed, CodeValidationFailed or
-//     CodeBadUserInput.
+//  2. Engine.Prepare turns a Request into an Operation. Hostile input meets
+//     the cheapest checks first: the text's size, the parser's token limit,
+//     then one memoized walk of the AST that bounds depth, aliases, root
+//     fields and fields with fragments expanded (linear however fragments
+//     fan out), and only then validation. The query text is hashed with
+//     SHA-256; the hash keys a bounded LRU of parsed and validated documents
+//     that also holds each operation's depth, cache hint (@cacheControl)
+//     and cost plan (@cost, @listSize), so a repeated query costs one hash,
+//     one map lookup, the variable coercion (§6.1.2, with bounded lists) and
+//     the evaluation of the cost plan against MaxCost. Every failure is an
+//     *Error (or Errors) carrying a code: CodeParseFailed,
+//     CodeValidationFailed, CodeBadUserInput, CodeTooComplex or CodeTooDeep.
 //
 //  3. Engine.Execute runs the Operation. Fields are collected (§6.3.2),
 //     arguments are coerced once per request and shared between all list
 //     items, resolvers are called (blocking ones on bounded, owned
-//     goroutines), and the results are completed into a compact tree of
-//     already-serialized leaves. Null propagation (§6.4.4) is settled in one
+//     goroutines) and the results are completed into a compact tree of
+//     already-serialized leaves. A resolver may return a Thunk: it is forced
+//     only once the whole level (every sibling and list item) has been
+//     resolved, so that a dataloader batches a list's keys, and its value
+//     is completed in the next level. Null propagation (§6.4.4) is settled in one
 //     pass over that tree once every goroutine has finished, and the tree is
 //     then written as JSON in selection order with an append-based writer.
 //     Execution never panics: resolver panics become field errors with

@@ -16,6 +16,16 @@ type document struct {
 	byName map[string]*ast.OperationDefinition
 	// introspects reports whether any selection is __schema or __type.
 	introspects bool
+	// ops holds the static analysis of each operation.
+	ops map[*ast.OperationDefinition]*operationInfo
+}
+
+// operationInfo is what Prepare needs about one operation beyond the AST:
+// its depth, its cost as a function of the variables and its cache hint.
+type operationInfo struct {
+	depth int
+	cost  *costPlan
+	hint  CacheHint
 }
 
 // docCache is a bounded LRU of documents keyed by the SHA-256 of the query

@@ -109,6 +109,47 @@ type Config struct {
 	MaxConcurrency int
 	// RootValue is the Source of root fields.
 	RootValue any
+
+	// Limits against hostile requests, checked by Prepare before any
+	// resolver runs. For each, zero means the documented default and a
+	// negative value disables the check. Violations are request errors
+	// with code CodeTooComplex or CodeTooDeep (BAD_USER_INPUT for
+	// MaxListInput) whose extensions name the measured value and the limit.
+
+	// MaxDocumentBytes bounds the query text, checked before it is hashed
+	// or parsed; default 64 KiB. Extensions: bytes, maxBytes.
+	MaxDocumentBytes int
+	// MaxTokens bounds the lexical tokens the parser reads; default 10000.
+	// Extensions: tokens, maxTokens.
+	MaxTokens int
+	// MaxDepth bounds the nesting of fields, fragments expanded: root
+	// fields are at depth 0, their sub-fields at 1, and __typename does not
+	// count; default 12 (the standard introspection query is 12 deep).
+	// Extensions: depth, maxDepth.
+	MaxDepth int
+	// MaxAliases bounds the fields of an operation (or fragment) whose
+	// alias differs from their name, fragments expanded; default 30.
+	// Extensions: aliases, maxAliases.
+	MaxAliases int
+	// MaxRootFields bounds the root field selections of an operation;
+	// default 20. Extensions: rootFields, maxRootFields.
+	MaxRootFields int
+	// MaxFieldsPerOperation bounds the field selections of an operation (or
+	// fragment) with every fragment counted once per spread; default 1000.
+	// Counting is memoized per fragment, so fragment fan-out bombs are
+	// measured without being expanded. Extensions: fields, maxFields.
+	MaxFieldsPerOperation int
+	// MaxCost bounds the static cost of an operation (see Operation.Cost
+	// and the @cost and @listSize directives); default 5000. Extensions:
+	// cost, maxCost.
+	MaxCost int
+	// DefaultListSize is the size assumed for a list field without
+	// @listSize information; zero means 10. It must not be negative.
+	DefaultListSize int
+	// MaxListInput bounds the items of each list in the variables; default
+	// 1000. All lists of one request's variables together may hold ten
+	// times as many items. Violations are CodeBadUserInput errors.
+	MaxListInput int
 }
 
 // binding is a resolved Field plus whether middleware applies to it.
@@ -134,6 +175,10 @@ type Engine struct {
 	enums map[string]map[string]struct{}
 	// possible maps an abstract type to the set of its object types.
 	possible map[string]map[string]struct{}
+	limits   limits
+	// introSizes sizes the introspection lists for cost analysis.
+	introSizes map[string]float64
+
 	// introTypes and introDirectives are the sorted lists __schema returns.
 	introTypes      []*ast.Definition
 	introDirectives []*ast.DirectiveDefinition
@@ -165,13 +210,20 @@ func New(cfg Config) (*Engine, error) {
 	if e.concurrency <= 0 {
 		e.concurrency = 64
 	}
+	var problems []string
+	lim, err := resolveLimits(cfg)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	e.limits = lim
+	e.introSizes = introspectionSizes(s)
+	problems = append(problems, checkCostDirectives(s)...)
 	size := cfg.DocumentCacheSize
 	if size <= 0 {
 		size = 1000
 	}
 	e.docs = newDocCache(size)
 
-	var problems []string
 	for typeName, fields := range cfg.Resolvers {
 		def := s.Types[typeName]
 		if def == nil || def.Kind != ast.Object {

@@ -36,23 +36,39 @@ type pathNode struct {
 	parent *pathNode
 	key    any // a field's response key, or nil for a list index
 	index  int
+	// full is the materialized path, precomputed for fields with resolvers.
+	full Path
 }
 
-// path materializes the response path ending at p.
-func (p *pathNode) path() Path {
+// depth returns the number of elements of the path ending at p.
+func (p *pathNode) depth() int {
 	n := 0
 	for q := p; q != nil; q = q.parent {
 		n++
 	}
-	out := make(Path, n)
+	return n
+}
+
+// fill writes the path ending at p into dst, which has length p.depth().
+func (p *pathNode) fill(dst Path) {
+	n := len(dst)
 	for q := p; q != nil; q = q.parent {
 		n--
 		if q.key != nil {
-			out[n] = q.key
+			dst[n] = q.key
 		} else {
-			out[n] = q.index
+			dst[n] = q.index
 		}
 	}
+}
+
+// path returns the response path ending at p.
+func (p *pathNode) path() Path {
+	if p.full != nil {
+		return p.full
+	}
+	out := make(Path, p.depth())
+	p.fill(out)
 	return out
 }
 
@@ -73,16 +89,19 @@ func (e *Engine) Execute(ctx context.Context, op *Operation) *Response {
 		root = e.schema.Mutation
 	}
 	if root == nil {
-		return &Response{Errors: []*Error{newCodedError(CodeValidationFailed,
-			fmt.Sprintf("Execute cannot run %s operations on this schema.", op.Kind), positionLocations(op.Definition.Position)...)}}
+		msg := fmt.Sprintf("The schema has no %s root type.", op.Kind)
+		if op.Kind == ast.Subscription {
+			msg = "Subscriptions need a streaming transport; Execute runs queries and mutations only."
+		}
+		return &Response{Errors: []*Error{newCodedError(CodeValidationFailed, msg, positionLocations(op.Definition.Position)...)}}
 	}
 	ex := &execution{e: e, op: op, sem: make(chan struct{}, e.concurrency)}
 	p := ex.buildPlan(root, []ast.SelectionSet{op.Definition.SelectionSet})
 
 	var data value
-	var wg sync.WaitGroup
-	ex.executeObject(ctx, &wg, root, e.rootValue, p, nil, &data, op.Kind == ast.Mutation)
-	wg.Wait()
+	ex.run(ctx, func(lv *level) {
+		ex.executeObject(ctx, lv, root, e.rootValue, p, nil, &data, op.Kind == ast.Mutation)
+	})
 
 	if ex.bubbled.Load() {
 		settle(&data)
@@ -95,30 +114,46 @@ func (e *Engine) Execute(ctx context.Context, op *Operation) *Response {
 
 // executeObject implements ExecuteSelectionSet (§6.3) for one object value,
 // writing into out. Blocking fields are started on goroutines tracked by
-// wg and not waited for here: all items of a list get their resolvers in
+// lv and not waited for here: all items of a list get their resolvers in
 // flight before anyone waits, which is what lets dataloaders batch. With
-// serial set (mutation roots) each field and everything it started
-// finishes before the next field begins.
-func (ex *execution) executeObject(ctx context.Context, wg *sync.WaitGroup, objType *ast.Definition, source any, p *plan, path *pathNode, out *value, serial bool) {
+// serial set (mutation roots) each field, everything it started and every
+// thunk below it finishes before the next field begins.
+func (ex *execution) executeObject(ctx context.Context, lv *level, objType *ast.Definition, source any, p *plan, path *pathNode, out *value, serial bool) {
 	out.kind = kindObject
 	out.plan = p
 	out.elems = make([]value, len(p.fields))
 	nodes := make([]pathNode, len(p.fields))
 	for i, cf := range p.fields {
 		nodes[i] = pathNode{parent: path, key: cf.pathKey}
+	}
+	if p.bound > 0 {
+		// Resolvers receive their path: materialize all of them in one
+		// allocation rather than one per call. Capacities are clipped so
+		// a resolver appending to its path cannot touch a sibling's.
+		width := nodes[0].depth()
+		block := make(Path, width*len(nodes))
+		nodes[0].fill(block[:width])
+		for i := range nodes {
+			full := block[i*width : (i+1)*width : (i+1)*width]
+			copy(full[:width-1], block[:width-1])
+			full[width-1] = nodes[i].key
+			nodes[i].full = full
+		}
+	}
+	for i, cf := range p.fields {
 		node, slot := &nodes[i], &out.elems[i]
 		if serial {
-			var fieldWG sync.WaitGroup
-			ex.executeField(ctx, &fieldWG, objType, source, cf, node, slot)
-			fieldWG.Wait()
+			ex.run(ctx, func(lv *level) {
+				ex.executeField(ctx, lv, objType, source, cf, node, slot)
+			})
 			continue
 		}
-		if cf.bind != nil && cf.bind.blocking && ex.spawn(wg, func() {
-			ex.executeField(ctx, wg, objType, source, cf, node, slot)
+		if cf.bind != nil && cf.bind.blocking && ex.spawn(&lv.wg, func() {
+			ex.executeField(ctx, lv, objType, source, cf, node, slot)
 		}) {
 			continue
 		}
-		ex.executeField(ctx, wg, objType, source, cf, node, slot)
+		ex.executeField(ctx, lv, objType, source, cf, node, slot)
 	}
 }
 
@@ -144,31 +179,43 @@ func (ex *execution) spawn(wg *sync.WaitGroup, fn func()) bool {
 // executeField implements ExecuteField (§6.4): resolve, then complete. A
 // panic anywhere below (resolver, middleware, scalar codec) is recovered
 // into a field error with CodeInternal.
-func (ex *execution) executeField(ctx context.Context, wg *sync.WaitGroup, objType *ast.Definition, source any, cf *collectedField, path *pathNode, out *value) {
+func (ex *execution) executeField(ctx context.Context, lv *level, objType *ast.Definition, source any, cf *collectedField, path *pathNode, out *value) {
 	if cf.typename {
 		out.kind, out.s = kindString, objType.Name
 		return
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			ex.addError(&Error{
-				Message:    "internal error",
-				Locations:  cf.locations(),
-				Path:       path.path(),
-				Extensions: map[string]any{"code": CodeInternal},
-				Err:        &PanicError{Value: r, Stack: debug.Stack()},
-			})
-			out.elems, out.plan = nil, nil
-			ex.setNull(out, cf.def.Type.NonNull)
-		}
-	}()
+	defer ex.recoverField(cf.def.Type, cf, path, out)
 	v, err := ex.resolve(ctx, objType, source, cf, path)
 	if err != nil {
 		ex.fieldError(err, cf, path)
 		ex.setNull(out, cf.def.Type.NonNull)
 		return
 	}
-	ex.complete(ctx, wg, cf.def.Type, cf, v, path, out)
+	ex.complete(ctx, lv, cf.def.Type, cf, v, path, out)
+}
+
+// recoverField turns a panic below a field (or a list item of type typ)
+// into a field error with CodeInternal and a null. It must be deferred
+// directly so that its recover sees the panic.
+func (ex *execution) recoverField(typ *ast.Type, cf *collectedField, path *pathNode, out *value) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	ex.addError(internalError(r, cf, path))
+	out.elems, out.plan = nil, nil
+	ex.setNull(out, typ.NonNull)
+}
+
+// internalError is the error recorded for a panic at path.
+func internalError(r any, cf *collectedField, path *pathNode) *Error {
+	return &Error{
+		Message:    "internal error",
+		Locations:  cf.locations(),
+		Path:       path.path(),
+		Extensions: map[string]any{"code": CodeInternal},
+		Err:        &PanicError{Value: r, Stack: debug.Stack()},
+	}
 }
 
 // resolve calls the field's resolver, or resolves it by default: the

@@ -300,3 +300,12 @@ func vars(tb testing.TB, s string) map[string]any {
 	}
 	return m
 }
+
+func mustSchema(tb testing.TB, sdl string) *ast.Schema {
+	tb.Helper()
+	s, err := gqlparser.LoadSchema(&ast.Source{Name: "test.graphql", Input: sdl})
+	if err != nil {
+		tb.Fatalf("load schema: %v", err)
+	}
+	return s
+}

@@ -114,7 +114,7 @@ func TestIntrospectionStandardQuery(t *testing.T) {
 	}
 	var data struct {
 		Schema struct {
-			QueryType        struct{ Name string } `json:"queryType"`
+			QueryType        struct{ Name string }  `json:"queryType"`
 			MutationType     *struct{ Name string } `json:"mutationType"`
 			SubscriptionType *struct{ Name string } `json:"subscriptionType"`
 			Types            []introFullType        `json:"types"`

@@ -20,9 +20,6 @@ type JSONWriter struct {
 	buf []byte
 }
 
-// errNonFinite is returned for NaN and infinities, which JSON cannot represent.
-var errNonFinite = errors.New("JSON cannot represent a non-finite number")
-
 // Bytes returns the JSON written so far. The slice aliases the writer's buffer.
 func (w *JSONWriter) Bytes() []byte { return w.buf }
 
@@ -45,7 +42,7 @@ func (w *JSONWriter) WriteUint(u uint64) { w.buf = strconv.AppendUint(w.buf, u, 
 // writing anything for NaN and infinities.
 func (w *JSONWriter) WriteFloat(f float64) error {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return errNonFinite
+		return fmt.Errorf("JSON cannot represent the number %v", f)
 	}
 	w.buf = appendFloat(w.buf, f)
 	return nil

@@ -4,15 +4,21 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/lexer"
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
 )
 
 // Request is one GraphQL request as received over HTTP, already decoded from
-// JSON by the caller (with or without json.Decoder.UseNumber).
+// JSON by the caller (with or without json.Decoder.UseNumber). The engine
+// does not interpret Extensions; they are carried for the transport layer
+// (persisted queries, tracing flags).
 type Request struct {
 	Query         string
 	OperationName string
@@ -30,15 +36,42 @@ type Operation struct {
 	Name       string
 	Variables  map[string]any // coerced
 	Hash       [32]byte       // SHA-256 of the query text, the document cache key
+
+	// Cost is the operation's static cost with its variables (see the
+	// @cost and @listSize directives), checked against Config.MaxCost.
+	Cost int
+	// Depth is the nesting of the operation's fields, fragments expanded:
+	// root fields are at 0 and __typename does not count.
+	Depth int
+	// CacheHint is the operation's cache policy from @cacheControl.
+	CacheHint CacheHint
+
+	costPlan *costPlan
 }
 
 // Prepare parses and validates the query through the bounded document cache,
-// selects the operation named by req.OperationName and coerces the
-// variables. Failures are *Error values, or Errors when there are several,
-// with codes CodeParseFailed (syntax), CodeValidationFailed (validation,
-// disabled introspection, unknown operationName, several operations without
-// operationName, no operation) or CodeBadUserInput (variable coercion).
+// selects the operation named by req.OperationName, coerces the variables
+// and prices the operation. Failures are *Error values, or Errors when
+// there are several, with codes CodeParseFailed (syntax), CodeValidationFailed
+// (validation, disabled introspection, unknown operationName, several
+// operations without operationName, no operation), CodeBadUserInput
+// (variable coercion), CodeTooComplex or CodeTooDeep (the limits of Config).
+//
+// Hostile input meets the cheap checks first: the size of the text (before
+// hashing), the parser's token limit, then one linear walk of the AST that
+// bounds depth, aliases, root fields and fields with fragments expanded,
+// and only then validation, whose overlapping-fields rule is quadratic.
+// A cached document has passed all of these; a cache hit costs the hash,
+// the variable coercion and the evaluation of the operation's cost plan,
+// which is proportional to the number of lists sized by variables.
 func (e *Engine) Prepare(ctx context.Context, req Request) (*Operation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if l := e.limits.bytes; l > 0 && len(req.Query) > l {
+		return nil, limitError(CodeTooComplex, fmt.Sprintf("The document is %d bytes long, more than the maximum of %d.", len(req.Query), l),
+			"bytes", len(req.Query), "maxBytes", l)
+	}
 	hash := hashQuery(req.Query)
 	d, err := e.document(hash, req.Query)
 	if err != nil {
@@ -55,6 +88,12 @@ func (e *Engine) Prepare(ctx context.Context, req Request) (*Operation, error) {
 	if err != nil {
 		return nil, err
 	}
+	info := d.ops[op]
+	cost := info.cost.eval(vars)
+	if l := e.limits.cost; l > 0 && cost > l {
+		return nil, limitError(CodeTooComplex, fmt.Sprintf("The operation costs %d, more than the maximum of %d.", cost, l),
+			"cost", cost, "maxCost", l)
+	}
 	return &Operation{
 		Document:   d.doc,
 		Definition: op,
@@ -62,6 +101,10 @@ func (e *Engine) Prepare(ctx context.Context, req Request) (*Operation, error) {
 		Name:       op.Name,
 		Variables:  vars,
 		Hash:       hash,
+		Cost:       cost,
+		Depth:      info.depth,
+		CacheHint:  info.hint,
+		costPlan:   info.cost,
 	}, nil
 }
 
@@ -88,13 +131,26 @@ func (e *Engine) document(hash [32]byte, query string) (*document, error) {
 	if d, ok := e.docs.get(hash); ok {
 		return d, nil
 	}
-	doc, perr := parser.ParseQuery(&ast.Source{Input: query})
+	if err := checkUTF8(query); err != nil {
+		return nil, err
+	}
+	doc, perr := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, e.limits.tokens)
 	if perr != nil {
 		var ge *gqlerror.Error
-		if errors.As(perr, &ge) {
+		isGQL := errors.As(perr, &ge)
+		if isGQL && e.limits.tokens > 0 && strings.HasPrefix(ge.Message, tokenLimitPrefix) {
+			n := max(countTokens(query), e.limits.tokens+1)
+			return nil, limitError(CodeTooComplex, fmt.Sprintf("The document has %d tokens, more than the maximum of %d.", n, e.limits.tokens),
+				"tokens", n, "maxTokens", e.limits.tokens)
+		}
+		if isGQL {
 			return nil, fromGQLError(CodeParseFailed, ge)
 		}
 		return nil, &Error{Message: perr.Error(), Extensions: map[string]any{"code": CodeParseFailed}, Err: perr}
+	}
+	depths, lerr := e.limits.checkDocument(doc)
+	if lerr != nil {
+		return nil, lerr
 	}
 	if list := validator.ValidateWithRules(e.schema, doc, e.rules); len(list) > 0 {
 		errs := make([]*Error, len(list))
@@ -103,7 +159,12 @@ func (e *Engine) document(hash [32]byte, query string) (*document, error) {
 		}
 		return nil, errorList(errs)
 	}
-	d := &document{doc: doc, byName: make(map[string]*ast.OperationDefinition, len(doc.Operations))}
+	d := &document{
+		doc:    doc,
+		byName: make(map[string]*ast.OperationDefinition, len(doc.Operations)),
+		ops:    make(map[*ast.OperationDefinition]*operationInfo, len(doc.Operations)),
+	}
+	costs := e.newCostBuilder(doc)
 	for _, op := range doc.Operations {
 		if op.Name != "" {
 			d.byName[op.Name] = op
@@ -111,8 +172,53 @@ func (e *Engine) document(hash [32]byte, query string) (*document, error) {
 		if selectsIntrospection(doc, op.SelectionSet) {
 			d.introspects = true
 		}
+		d.ops[op] = &operationInfo{depth: depths[op], cost: costs.plan(op), hint: e.cacheHint(doc, op)}
 	}
 	return e.docs.add(hash, d), nil
+}
+
+// checkUTF8 rejects a text that is not UTF-8 (GraphQL documents are
+// Unicode text; the lexer would pass invalid bytes in strings and comments
+// through to resolvers), locating the first invalid byte.
+func checkUTF8(query string) *Error {
+	if utf8.ValidString(query) {
+		return nil
+	}
+	line, col := 1, 1
+	for i, r := range query {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(query[i:]); size == 1 {
+				break
+			}
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return newCodedError(CodeParseFailed, "The document is not valid UTF-8.", Location{Line: line, Column: col})
+}
+
+// tokenLimitPrefix starts the parser's error for a document over its token
+// limit; gqlparser has no typed error for it.
+const tokenLimitPrefix = "exceeded token limit"
+
+// countTokens counts the tokens of a document that the parser refused for
+// having too many, to report the number. It is linear in the text, which
+// MaxDocumentBytes bounds, and stops at the first lexical error.
+func countTokens(query string) int {
+	lx := lexer.New(&ast.Source{Input: query})
+	n := 0
+	for {
+		tok, err := lx.ReadToken()
+		if err != nil || tok.Kind == lexer.EOF {
+			return n
+		}
+		if tok.Kind != lexer.Comment {
+			n++
+		}
+	}
 }
 
 // selectsIntrospection reports whether the root selection set, through its

@@ -15,6 +15,9 @@ type inputError struct {
 	value any
 	msg   string
 	cause error
+	// limit marks a list over MaxListInput: value is then not shown, it
+	// may be huge.
+	limit bool
 }
 
 func (e *inputError) Error() string { return e.msg }
@@ -26,6 +29,7 @@ func (e *Engine) coerceVariables(op *ast.OperationDefinition, in map[string]any)
 		return nil, nil
 	}
 	out := make(map[string]any, len(op.VariableDefinitions))
+	budget := e.limits.listInputTotal
 	var errs []*Error
 	for _, def := range op.VariableDefinitions {
 		name := def.Variable
@@ -46,7 +50,11 @@ func (e *Engine) coerceVariables(op *ast.OperationDefinition, in map[string]any)
 		case v == nil && def.Type.NonNull:
 			errs = append(errs, badInput(fmt.Sprintf("Variable \"$%s\" of non-null type \"%s\" must not be null.", name, def.Type), loc, nil))
 		default:
-			cv, ierr := e.coerceInput(def.Type, v, Path{name})
+			cv, ierr := e.coerceInput(def.Type, v, Path{name}, &budget)
+			if ierr != nil && ierr.limit {
+				errs = append(errs, badInput(fmt.Sprintf("Variable \"$%s\" is too large at \"%s\": %s", name, ierr.path, ierr.msg), loc, nil))
+				continue
+			}
 			if ierr != nil {
 				msg := fmt.Sprintf("Variable \"$%s\" got invalid value %s", name, describe(ierr.value))
 				if len(ierr.path) > 1 {
@@ -78,7 +86,9 @@ func positionLocations(p *ast.Position) []Location {
 }
 
 // coerceInput coerces a decoded JSON value to typ (§3.5, §3.9, §3.10, §3.12).
-func (e *Engine) coerceInput(typ *ast.Type, v any, path Path) (any, *inputError) {
+// Lists are bounded by MaxListInput each, and together by budget, the
+// number of list items the request's variables may still hold.
+func (e *Engine) coerceInput(typ *ast.Type, v any, path Path, budget *int) (any, *inputError) {
 	if v == nil {
 		if typ.NonNull {
 			return nil, &inputError{path: path, value: v, msg: fmt.Sprintf("Expected non-nullable type \"%s\" not to be null.", typ)}
@@ -89,15 +99,23 @@ func (e *Engine) coerceInput(typ *ast.Type, v any, path Path) (any, *inputError)
 		items, ok := v.([]any)
 		if !ok {
 			// A single value is coerced to a list of one (§3.12).
-			cv, err := e.coerceInput(typ.Elem, v, path)
+			cv, err := e.coerceInput(typ.Elem, v, path, budget)
 			if err != nil {
 				return nil, err
 			}
 			return []any{cv}, nil
 		}
+		if l := e.limits.listInput; l > 0 {
+			if len(items) > l {
+				return nil, &inputError{path: path, limit: true, msg: fmt.Sprintf("a list of %d items, more than the maximum of %d.", len(items), l)}
+			}
+			if *budget -= len(items); *budget < 0 {
+				return nil, &inputError{path: path, limit: true, msg: fmt.Sprintf("the lists of the variables hold more than %d items in total.", e.limits.listInputTotal)}
+			}
+		}
 		out := make([]any, len(items))
 		for i, item := range items {
-			cv, err := e.coerceInput(typ.Elem, item, append(path[:len(path):len(path)], i))
+			cv, err := e.coerceInput(typ.Elem, item, append(path[:len(path):len(path)], i), budget)
 			if err != nil {
 				return nil, err
 			}
@@ -116,7 +134,7 @@ func (e *Engine) coerceInput(typ *ast.Type, v any, path Path) (any, *inputError)
 		if isBuiltinScalar(def.Name) {
 			cv, err = inputBuiltin(def.Name, v)
 		} else if sc := e.scalars[def.Name]; sc.ParseValue != nil {
-			cv, err = sc.ParseValue(v)
+			cv, err = guard(func() (any, error) { return sc.ParseValue(v) })
 		} else {
 			cv = v
 		}
@@ -158,7 +176,7 @@ func (e *Engine) coerceInput(typ *ast.Type, v any, path Path) (any, *inputError)
 					return nil, &inputError{path: path, value: v, msg: fmt.Sprintf("Field \"%s\" of required type \"%s\" was not provided.", f.Name, f.Type)}
 				}
 			default:
-				cv, err := e.coerceInput(f.Type, fv, append(path[:len(path):len(path)], f.Name))
+				cv, err := e.coerceInput(f.Type, fv, append(path[:len(path):len(path)], f.Name), budget)
 				if err != nil {
 					return nil, err
 				}

@@ -18,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/loaders"
 	"github.com/neko-defense/neko/security"
 	"github.com/neko-defense/neko/store"
 )
@@ -34,8 +35,11 @@ func LoadSchema() (*ast.Schema, error) {
 	return s, nil
 }
 
-// Store is the persistence the resolvers need. store/mongo satisfies it.
+// Store is the persistence the resolvers need, including the batched lookups of the relation
+// loaders. store/mongo satisfies it.
 type Store interface {
+	loaders.Store
+
 	ThreatCounts(ctx context.Context) (store.ThreatCounts, error)
 	ThreatActors(ctx context.Context, category string, limit int) ([]store.ThreatActor, error)
 	ThreatActor(ctx context.Context, actorID string) (store.ThreatActor, error)
@@ -121,7 +125,7 @@ func (r *Resolvers) Bindings(schema *ast.Schema) (map[string]map[string]graphql.
 		"Mutation": {},
 	}
 	for _, add := range []func(map[string]map[string]graphql.Field){
-		r.bindAuth, r.bindThreats, r.bindHoneypots, r.bindHunts, r.bindPatterns, r.bindPerpetrators, r.bindArmyList,
+		r.bindAuth, r.bindThreats, r.bindHoneypots, r.bindHunts, r.bindPatterns, r.bindPerpetrators, r.bindArmyList, r.bindRelations,
 	} {
 		add(b)
 	}

@@ -2,9 +2,9 @@ package security
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -19,16 +19,35 @@ type AuthConfig struct {
 	// Defaults: "neko" and "neko-api".
 	Issuer, Audience string
 	// TokenTTL is a token's lifetime. Default 7 days (the original's JWT_EXPIRATION).
+	//
+	// Tokens are stateless: verifying one never reads the database, so a token stays valid until
+	// it expires even if its user is disabled, deleted or changes role meanwhile. Revocation of a
+	// user's access is by lifetime; deployments that need faster revocation set a shorter TTL
+	// (clients log in again), and machines use API keys, which are revocable at once.
 	TokenTTL time.Duration
-	// AdminUsername and AdminPassword bootstrap the administrator. Required.
+	// AdminUsername and AdminPassword bootstrap the administrator. Required. Without Users they
+	// are the only account (the original's behaviour); with Users, BootstrapAdmin writes them to
+	// the users collection at start-up.
 	AdminUsername, AdminPassword string
-	// BcryptCost for the admin password hash. Default bcrypt.DefaultCost (10, as the original).
+	// BcryptCost for password hashes written by this package. Default bcrypt.DefaultCost (10, as
+	// the original).
 	BcryptCost int
+	// Users, when set, holds the accounts Login checks. Nil: the admin from the env only.
+	Users UserStore
+	// Throttle limits failed logins per username and per client address.
+	Throttle ThrottleConfig
+	// Keys, when set, verifies API keys in Authenticate and VerifyAPIKey. Nil: API keys are
+	// rejected.
+	Keys *KeyManager
+	// Audit, when set, receives an auth event for every login attempt (success, failure,
+	// throttled).
+	Audit *AuditLog
 	// Now is the clock; nil means time.Now. Tests pass a fixed clock instead of sleeping.
 	Now func() time.Time
 }
 
-// Authenticator checks passwords and issues and verifies JWTs.
+// Authenticator checks passwords and issues and verifies JWTs; with a KeyManager it also accepts
+// API keys. It is safe for concurrent use.
 type Authenticator struct {
 	cfg       AuthConfig
 	adminHash []byte
@@ -36,6 +55,9 @@ type Authenticator struct {
 	// user costs the same bcrypt time as one for a real user and usernames cannot be probed by timing.
 	dummyHash []byte
 	parser    *jwt.Parser
+	throttle  *throttle
+	// compare checks a password against a bcrypt hash; tests count its calls.
+	compare func(hash, password []byte) error
 }
 
 // claims are the token's payload: the original's {username, role, language} plus the registered
@@ -70,6 +92,9 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if err := cfg.Throttle.setDefaults(); err != nil {
+		return nil, err
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(cfg.AdminPassword), cfg.BcryptCost)
 	if err != nil {
 		return nil, fmt.Errorf("auth: hash admin password: %w", err)
@@ -78,7 +103,7 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: hash dummy password: %w", err)
 	}
-	a := &Authenticator{cfg: cfg, adminHash: hash, dummyHash: dummy}
+	a := &Authenticator{cfg: cfg, adminHash: hash, dummyHash: dummy, throttle: newThrottle(cfg.Throttle), compare: bcrypt.CompareHashAndPassword}
 	a.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), // algorithm pinning: no alg:none, no RS/HS confusion
 		jwt.WithIssuer(cfg.Issuer),
@@ -91,29 +116,48 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 }
 
 // Login checks a username and password and returns a signed token and the identity it carries.
-// Wrong usernames and wrong passwords both return ErrInvalidCredentials after the same bcrypt work.
+//
+// Before any password work the attempt takes a token from the username's and the client address's
+// failure buckets (the address comes from WithClientAddr on ctx); when either is empty Login
+// returns ErrLoginThrottled at once. A successful login, or a failure of ours (the database is
+// down), gives the tokens back, so only wrong guesses count. Wrong usernames, wrong passwords and
+// disabled accounts all return ErrInvalidCredentials after the same bcrypt work.
 func (a *Authenticator) Login(ctx context.Context, username, password, language string) (string, Identity, error) {
 	if err := ctx.Err(); err != nil {
 		return "", Identity{}, err
 	}
-	userOK := subtle.ConstantTimeCompare([]byte(username), []byte(a.cfg.AdminUsername)) == 1
-	hash := a.dummyHash
-	if userOK {
-		hash = a.adminHash
+	addr := ClientAddr(ctx)
+	refund, ok := a.throttle.acquire(username, addr, a.cfg.Now())
+	if !ok {
+		a.auditLogin(username, addr, ResultBlocked)
+		return "", Identity{}, ErrLoginThrottled
 	}
-	pwErr := bcrypt.CompareHashAndPassword(hash, []byte(password))
-	if !userOK || pwErr != nil {
-		return "", Identity{}, ErrInvalidCredentials
+	id, err := a.checkPassword(ctx, username, password)
+	if err != nil {
+		if !errors.Is(err, ErrInvalidCredentials) {
+			refund()
+		}
+		a.auditLogin(username, addr, ResultFailure)
+		return "", Identity{}, err
 	}
+	refund()
 	if language == "" {
 		language = "en"
 	}
-	id := Identity{Username: a.cfg.AdminUsername, Role: RoleAdmin, Language: language}
+	id.Language = language
 	tok, err := a.Issue(id)
 	if err != nil {
 		return "", Identity{}, err
 	}
+	a.auditLogin(id.Username, addr, ResultSuccess)
 	return tok, id, nil
+}
+
+func (a *Authenticator) auditLogin(username, addr string, result AuditResult) {
+	if a.cfg.Audit == nil {
+		return
+	}
+	a.cfg.Audit.Record(AuthEvent("login", result, addr, username))
 }
 
 // Issue signs a token for id, valid from now for the configured TTL.
@@ -159,4 +203,45 @@ func (a *Authenticator) Verify(token string) (Identity, error) {
 		lang = "en"
 	}
 	return Identity{Username: c.Username, Role: role, Language: lang}, nil
+}
+
+// VerifyAPIKey verifies an API key (see KeyManager.Verify). Without a KeyManager every key is
+// ErrInvalidToken.
+func (a *Authenticator) VerifyAPIKey(key string) (Identity, error) {
+	if a.cfg.Keys == nil {
+		return Identity{}, fmt.Errorf("%w: api keys are not enabled", ErrInvalidToken)
+	}
+	return a.cfg.Keys.Verify(key)
+}
+
+// Authenticate turns a request's credential headers into an identity; the HTTP layer calls it
+// with the raw values of the Authorization and X-API-Key headers ("" when absent).
+//
+//   - "Authorization: Bearer neko_..." is an API key, any other bearer value a JWT.
+//   - "X-API-Key: neko_..." is an API key; it is read only when Authorization is absent.
+//   - Neither header: the anonymous identity, presented false, nil error.
+//
+// presented reports whether credentials were sent; when they were and fail, err wraps
+// ErrInvalidToken (a malformed Authorization header included), and the caller must fail the
+// request rather than treat it as anonymous.
+func (a *Authenticator) Authenticate(authorization, xAPIKey string) (id Identity, presented bool, err error) {
+	authorization = strings.TrimSpace(authorization)
+	if authorization != "" {
+		scheme, cred, ok := strings.Cut(authorization, " ")
+		cred = strings.TrimSpace(cred)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+			return Identity{}, true, fmt.Errorf("%w: Authorization header must be 'Bearer <token>'", ErrInvalidToken)
+		}
+		if strings.HasPrefix(cred, apiKeyPrefix) {
+			id, err = a.VerifyAPIKey(cred)
+		} else {
+			id, err = a.Verify(cred)
+		}
+		return id, true, err
+	}
+	if key := strings.TrimSpace(xAPIKey); key != "" {
+		id, err = a.VerifyAPIKey(key)
+		return id, true, err
+	}
+	return Identity{}, false, nil
 }

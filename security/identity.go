@@ -1,7 +1,14 @@
-// Package security decides who a caller is and what they may do. A request's credentials (a JWT
-// today) are verified once in the HTTP layer, turned into an Identity and carried in the request's
-// context; resolvers and the GraphQL @auth directive only ever read that Identity. Nothing here
-// knows about HTTP or GraphQL.
+// Package security decides who a caller is and what they may do, and records what happened.
+//
+// A request's credentials (a JWT from a login, or an API key of a TV monitor or machine) are
+// verified once in the HTTP layer by Authenticator.Authenticate, turned into an Identity and
+// carried in the request's context; resolvers and the GraphQL @auth directive only ever read that
+// Identity. Logins check bcrypt hashes of the users collection (through the UserStore interface),
+// behind a per-username and per-address failure throttle that refuses before any bcrypt work. API
+// keys are verified against an in-memory index (KeyManager) that is loaded from the database at
+// start and refreshed on change, so verifying a key never costs a database round trip. Security
+// events go to an AuditLog, which buffers them off the request path and writes them in batches.
+// Nothing here knows about HTTP or GraphQL.
 package security
 
 import (
@@ -63,8 +70,16 @@ var (
 	ErrForbidden = errors.New("insufficient role")
 	// ErrInvalidToken: a bearer token was presented and failed verification.
 	ErrInvalidToken = errors.New("invalid or expired token")
-	// ErrInvalidCredentials: a login with a wrong username or password.
+	// ErrInvalidCredentials: a login with a wrong username or password (or a disabled account:
+	// the caller cannot tell which).
 	ErrInvalidCredentials = errors.New("invalid credentials")
+	// ErrLoginThrottled: too many failed logins for the username or from the client address;
+	// the attempt was refused without checking the password. The HTTP layer maps it to
+	// RATE_LIMITED.
+	ErrLoginThrottled = errors.New("too many failed login attempts")
+	// ErrKeyInactive: the API key cannot be rotated because it is revoked, expired or already
+	// rotated.
+	ErrKeyInactive = errors.New("api key is revoked, expired or already rotated")
 )
 
 type identityKey struct{}
@@ -78,6 +93,21 @@ func NewContext(ctx context.Context, id Identity) context.Context {
 func FromContext(ctx context.Context) Identity {
 	id, _ := ctx.Value(identityKey{}).(Identity)
 	return id
+}
+
+type clientAddrKey struct{}
+
+// WithClientAddr returns a context carrying the caller's network address (the client IP the HTTP
+// layer resolved, Fly-Client-IP aware). Login throttles failures per address and the audit log
+// records it as the actor's IP.
+func WithClientAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddrKey{}, addr)
+}
+
+// ClientAddr returns the address set by WithClientAddr, or "".
+func ClientAddr(ctx context.Context) string {
+	addr, _ := ctx.Value(clientAddrKey{}).(string)
+	return addr
 }
 
 // Require returns nil when the identity in ctx has at least role need, ErrUnauthenticated for an

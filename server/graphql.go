@@ -33,6 +33,9 @@ func (s *Server) graphql(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := requirePreflight(c); err != nil {
+		return err
+	}
 	var req graphql.Request
 	if c.Method() == fiber.MethodGet {
 		req, err = requestFromQuery(c)
@@ -51,6 +54,9 @@ func (s *Server) graphql(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodGet && op.Kind != ast.Query {
 		c.Set(fiber.HeaderAllow, "POST")
 		return &httpError{status: fiber.StatusMethodNotAllowed, code: codeBadUserInput, message: "only queries may be sent with GET; send mutations with POST"}
+	}
+	if s.deps.ExecContext != nil {
+		ctx = s.deps.ExecContext(ctx)
 	}
 	resp := s.deps.Engine.Execute(ctx, op)
 	c.Set(fiber.HeaderContentType, media+"; charset=utf-8")

@@ -31,6 +31,9 @@ type Config struct {
 	BodyLimit int
 	// RequestTimeout bounds the work of one request (its context deadline). Default 10s.
 	RequestTimeout time.Duration
+	// CORSOrigins are the browser origins allowed to call the API with credentials (CORS_ORIGIN).
+	// Default http://localhost:3000, the original's.
+	CORSOrigins []string
 	// ReadTimeout, WriteTimeout and IdleTimeout bound the connection. Defaults 10s, 15s, 60s.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -47,6 +50,9 @@ type Deps struct {
 	Auth    TokenVerifier
 	Metrics *telemetry.Metrics
 	Logger  *slog.Logger
+	// ExecContext, when set, prepares the context of an operation about to execute (the
+	// resolvers attach fresh per-request dataloaders). Cache hits never call it.
+	ExecContext func(ctx context.Context) context.Context
 	// Ready reports whether the server may take traffic (database connected, data warm).
 	// nil means always ready.
 	Ready func(ctx context.Context) error
@@ -66,6 +72,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.Region == "" {
 		cfg.Region = "local"
+	}
+	if len(cfg.CORSOrigins) == 0 {
+		cfg.CORSOrigins = []string{"http://localhost:3000"}
 	}
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
@@ -98,7 +107,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.requestID, s.recoverPanic, s.observe, s.commonHeaders, s.authenticate)
+	a.Use(s.requestID, s.recoverPanic, s.observe, s.commonHeaders, s.securityHeaders, s.corsMiddleware(), s.authenticate)
 
 	a.Get("/health", s.health)
 	a.Get("/api/health", s.health)

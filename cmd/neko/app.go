@@ -59,15 +59,16 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) 
 	if err != nil {
 		return nil, err
 	}
-	engine, err := newEngine(cfg, a.store, auth, a.logger)
+	engine, res, err := newEngine(cfg, a.store, auth, a.logger)
 	if err != nil {
 		return nil, err
 	}
 	a.server, err = server.New(server.Config{
 		Production: cfg.Production(), Region: cfg.Region, BodyLimit: cfg.BodyLimit, RequestTimeout: cfg.RequestTimeout,
+		CORSOrigins: cfg.CORSOrigins,
 	}, server.Deps{
 		Engine: engine, REST: resolvers.NewCompat(a.store, nil), Auth: auth,
-		Metrics: a.metrics, Logger: a.logger, Ready: a.store.Ping,
+		Metrics: a.metrics, Logger: a.logger, Ready: a.store.Ping, ExecContext: res.WithLoaders,
 	})
 	if err != nil {
 		return nil, err
@@ -110,23 +111,24 @@ func (a *App) openStore(ctx context.Context) error {
 }
 
 // newEngine loads the schema and builds the GraphQL engine over the resolvers.
-func newEngine(cfg Config, st resolvers.Store, auth resolvers.Authenticator, logger *slog.Logger) (*graphql.Engine, error) {
+func newEngine(cfg Config, st resolvers.Store, auth resolvers.Authenticator, logger *slog.Logger) (*graphql.Engine, *resolvers.Resolvers, error) {
 	schema, err := resolvers.LoadSchema()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r, err := resolvers.New(resolvers.Config{Store: st, Auth: auth, Logger: logger})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bindings, err := r.Bindings(schema)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return graphql.New(graphql.Config{
+	engine, err := graphql.New(graphql.Config{
 		Schema: schema, Resolvers: bindings, Scalars: resolvers.Scalars(),
 		Introspection: cfg.Introspection, DocumentCacheSize: cfg.DocumentCacheSize,
 	})
+	return engine, r, err
 }
 
 // Addr is the listener's address (useful when PORT is 0).

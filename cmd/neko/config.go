@@ -33,6 +33,7 @@ type Config struct {
 	AdminUsername string        // ADMIN_USERNAME, default wakibaka
 	AdminPassword string        // ADMIN_PASSWORD; required in production, "change-me" in development
 
+	CORSOrigins       []string      // CORS_ORIGIN, comma-separated, default http://localhost:3000
 	Introspection     bool          // NEKO_INTROSPECTION; default true in development, false in production
 	BodyLimit         int           // NEKO_BODY_LIMIT bytes, default 1048576
 	RequestTimeout    time.Duration // NEKO_REQUEST_TIMEOUT, default 10s
@@ -91,6 +92,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		ShutdownTimeout:     durVar("NEKO_SHUTDOWN_TIMEOUT", 20*time.Second),
 		DocumentCacheSize:   intVar("NEKO_DOCUMENT_CACHE_SIZE", 1000),
 	}
+	c.CORSOrigins = strings.Split(env("CORS_ORIGIN", "http://localhost:3000"), ",")
 	if c.Env != "development" && c.Env != "production" {
 		errs = append(errs, fmt.Errorf("NEKO_ENV: %q must be development or production", c.Env))
 	}

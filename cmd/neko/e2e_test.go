@@ -147,9 +147,12 @@ func mustData(t *testing.T, token, q string, vars map[string]any, dst any) {
 	}
 }
 
-func get(t *testing.T, path string) gqlResult {
+func get(t *testing.T, path string, headers ...string) gqlResult {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, baseURL+path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	return do(t, req)
 }
 

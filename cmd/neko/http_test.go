@@ -115,15 +115,19 @@ func TestGraphQLErrorShape(t *testing.T) {
 func TestGETQueriesOnly(t *testing.T) {
 	q := url.QueryEscape(`query Stats { getDINAStatistics { total_agents } }`)
 	res := get(t, "/graphql?query="+q+"&operationName=Stats")
+	if res.Status != 400 || res.code() != "BAD_USER_INPUT" || !strings.Contains(res.Errors[0].Message, "cross-site") {
+		t.Fatalf("GET without a preflight header must be refused (CSRF): %d %s", res.Status, res.RawBody)
+	}
+	res = get(t, "/graphql?query="+q+"&operationName=Stats", "Apollo-Require-Preflight", "true")
 	if res.Status != 200 || len(res.Errors) != 0 || !strings.Contains(string(res.Data), "total_agents") {
 		t.Fatalf("GET query: %d %s", res.Status, res.RawBody)
 	}
 	m := url.QueryEscape(`mutation { deleteDINAAgent(agent_id: "x") }`)
-	res = get(t, "/graphql?query="+m)
+	res = get(t, "/graphql?query="+m, "X-Apollo-Operation-Name", "Del")
 	if res.Status != 405 || res.code() != "BAD_USER_INPUT" || res.Header.Get("Allow") != "POST" {
 		t.Fatalf("mutation over GET: %d %v %s", res.Status, res.Header, res.RawBody)
 	}
-	res = get(t, "/graphql?query="+q+"&variables=notjson")
+	res = get(t, "/graphql?query="+q+"&variables=notjson", "Content-Type", "application/json")
 	if res.Status != 400 || res.code() != "BAD_USER_INPUT" {
 		t.Fatalf("bad variables over GET: %d %s", res.Status, res.RawBody)
 	}
@@ -165,6 +169,42 @@ func TestCommonHeaders(t *testing.T) {
 	}
 }
 
+func TestSecurityHeadersAndCORS(t *testing.T) {
+	res := get(t, "/health")
+	for h, want := range map[string]string{
+		"X-Content-Type-Options":    "nosniff",
+		"X-Frame-Options":           "SAMEORIGIN",
+		"Referrer-Policy":           "no-referrer",
+		"Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+		"X-Xss-Protection":          "0",
+	} {
+		if got := res.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	for _, banned := range []string{"X-Powered-By", "Server"} {
+		if v := res.Header.Get(banned); v != "" {
+			t.Errorf("banner header %s: %q", banned, v)
+		}
+	}
+	if res.Header.Get("Content-Security-Policy") != "" {
+		t.Error("CSP is for production only")
+	}
+	req, _ := http.NewRequest(http.MethodOptions, baseURL+"/graphql", nil)
+	req.Header.Set("Origin", "http://localhost:3000")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "content-type,authorization")
+	pre := do(t, req)
+	if pre.Status != 204 || pre.Header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" ||
+		pre.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("preflight from allowed origin: %d %v", pre.Status, pre.Header)
+	}
+	req.Header.Set("Origin", "https://evil.example")
+	if pre := do(t, req); pre.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("disallowed origin got ACAO %q", pre.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
 func TestHealthReadyMetrics(t *testing.T) {
 	for _, p := range []string{"/health", "/api/health", "/ready"} {
 		if res := get(t, p); res.Status != 200 {
@@ -199,7 +239,7 @@ func TestIntrospection(t *testing.T) {
 		} `json:"__type"`
 	}
 	mustData(t, "", `{ __schema { queryType { name } types { name } } __type(name: "ThreatActorType") { fields { name } } }`, nil, &out)
-	if out.S.Query.Name != "Query" || len(out.T.Fields) != 15 {
+	if out.S.Query.Name != "Query" || len(out.T.Fields) != 17 {
 		t.Fatalf("introspection = %+v", out)
 	}
 }

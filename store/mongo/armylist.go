@@ -155,7 +155,7 @@ func (s *Store) DINAStatistics(ctx context.Context) (store.DINAStatistics, error
 	defer cancel()
 	coll := s.coll(collArmyList)
 	var (
-		st                                store.DINAStatistics
+		st                               store.DINAStatistics
 		byCat, byLegal, byRegion, byBrig []keyCount
 	)
 	g, gctx := group(ctx)

@@ -93,90 +93,102 @@ func (s *Store) InsertHoneypotTrigger(ctx context.Context, t store.HoneypotTrigg
 	return nil
 }
 
-// HoneypotSummary aggregates every trigger in the database with concurrent
-// single-accumulator pipelines: the count per trap, the distinct (trap, ip)
-// pairs, the distinct addresses, and one indexed newest-trigger lookup per
-// trap (FerretDB has no $max accumulator; on MongoDB each lookup reads one
-// entry of the {trap_name, triggered_at} index).
+// lastTriggerScan bounds how many of the newest triggers HoneypotSummary
+// reads to find each trap's last trigger before it falls back to one
+// indexed lookup per remaining trap.
+const lastTriggerScan = 10_000
+
+// HoneypotSummary aggregates every trigger in the database with two reads:
+//
+//   - one pipeline grouping by (trap_name, ip_address) with a single $sum
+//     accumulator, from which the per-trap counts, the per-trap addresses
+//     and the distinct addresses are assembled in Go;
+//   - then a walk over the newest triggers (index {triggered_at: -1},
+//     projected to two fields) that stops as soon as every trap has been
+//     seen, giving each trap's last trigger. FerretDB has no $max or $first accumulator, and a
+//     sorted lookup per trap would scan the collection once per trap there.
+//     Traps not seen within the newest 10,000 triggers get one indexed
+//     lookup each.
 func (s *Store) HoneypotSummary(ctx context.Context) (store.HoneypotSummary, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	coll := s.coll(collHoneypot)
 
-	var (
-		perTrap   []keyCount
-		pairs     []struct{ ID struct{ Trap, IP string } `bson:"_id"` }
-		uniqueIPs []struct{ N int `bson:"n"` }
-	)
-	g, gctx := group(ctx)
-	g.Go(func() (err error) {
-		perTrap, err = aggregate[keyCount](gctx, coll, countBy("trap_name", false, 0))
-		return err
+	type pair struct {
+		ID struct {
+			Trap string `bson:"trap"`
+			IP   string `bson:"ip"`
+		} `bson:"_id"`
+		Count int `bson:"count"`
+	}
+	pairs, err := aggregate[pair](ctx, coll, mongo.Pipeline{
+		{{Key: "$group", Value: bson.D{
+			{Key: "_id", Value: bson.D{{Key: "trap", Value: "$trap_name"}, {Key: "ip", Value: "$ip_address"}}},
+			{Key: "count", Value: bson.D{{Key: "$sum", Value: 1}}},
+		}}},
 	})
-	g.Go(func() (err error) {
-		pairs, err = aggregate[struct{ ID struct{ Trap, IP string } `bson:"_id"` }](gctx, coll, mongo.Pipeline{
-			{{Key: "$group", Value: bson.D{{Key: "_id", Value: bson.D{{Key: "trap", Value: "$trap_name"}, {Key: "ip", Value: "$ip_address"}}}}}},
-		})
-		return err
-	})
-	g.Go(func() (err error) {
-		uniqueIPs, err = aggregate[struct{ N int `bson:"n"` }](gctx, coll, mongo.Pipeline{
-			{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$ip_address"}}}},
-			{{Key: "$count", Value: "n"}},
-		})
-		return err
-	})
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return store.HoneypotSummary{}, fmt.Errorf("honeypot summary: %w", err)
 	}
 
-	sum := store.HoneypotSummary{TrapStats: make([]store.TrapStats, 0, len(perTrap))}
-	if len(uniqueIPs) > 0 {
-		sum.UniqueIPs = uniqueIPs[0].N
-	}
-	ips := make(map[string][]string, len(perTrap))
+	byTrap := make(map[string]*store.TrapStats)
+	allIPs := make(map[string]struct{})
 	for _, p := range pairs {
-		ips[p.ID.Trap] = append(ips[p.ID.Trap], p.ID.IP)
-	}
-	for _, t := range perTrap {
-		name, _ := t.Key.(string)
-		list := ips[name]
-		slices.Sort(list)
-		if len(list) > maxIPsPerTrap {
-			list = list[:maxIPsPerTrap]
+		ts := byTrap[p.ID.Trap]
+		if ts == nil {
+			ts = &store.TrapStats{TrapName: p.ID.Trap, UniqueIPs: []string{}}
+			byTrap[p.ID.Trap] = ts
 		}
-		if list == nil {
-			list = []string{}
-		}
-		sum.TotalTriggers += t.Count
-		sum.TrapStats = append(sum.TrapStats, store.TrapStats{TrapName: name, TriggerCount: t.Count, UniqueIPs: list})
+		ts.TriggerCount += p.Count
+		ts.UniqueIPs = append(ts.UniqueIPs, p.ID.IP)
+		allIPs[p.ID.IP] = struct{}{}
 	}
-	sum.UniqueTraps = len(sum.TrapStats)
+	sum := store.HoneypotSummary{UniqueIPs: len(allIPs), UniqueTraps: len(byTrap), TrapStats: make([]store.TrapStats, 0, len(byTrap))}
+	var missing []*store.TrapStats
+	for _, ts := range byTrap {
+		sum.TotalTriggers += ts.TriggerCount
+		slices.Sort(ts.UniqueIPs)
+		if len(ts.UniqueIPs) > maxIPsPerTrap {
+			ts.UniqueIPs = ts.UniqueIPs[:maxIPsPerTrap]
+		}
+		sum.TrapStats = append(sum.TrapStats, *ts)
+	}
 	slices.SortFunc(sum.TrapStats, func(a, b store.TrapStats) int {
 		if a.TriggerCount != b.TriggerCount {
 			return b.TriggerCount - a.TriggerCount
 		}
 		return strings.Compare(a.TrapName, b.TrapName)
 	})
-
-	// Newest trigger per trap.
-	g, gctx = group(ctx)
+	last, err := newestPerTrap(ctx, coll, len(byTrap))
+	if err != nil {
+		return store.HoneypotSummary{}, fmt.Errorf("honeypot summary: last trigger: %w", err)
+	}
 	for i := range sum.TrapStats {
 		ts := &sum.TrapStats[i]
+		if at, ok := last[ts.TrapName]; ok {
+			ts.LastTriggered = &at
+		} else {
+			missing = append(missing, ts)
+		}
+	}
+
+	// Traps whose last trigger is older than the scanned window.
+	g, gctx := group(ctx)
+	for _, ts := range missing {
 		g.Go(func() error {
-			var last struct {
+			var doc struct {
 				At time.Time `bson:"triggered_at"`
 			}
 			err := coll.FindOne(gctx, bson.D{{Key: "trap_name", Value: ts.TrapName}},
-				options.FindOne().SetSort(triggerSort()).SetProjection(bson.D{{Key: "triggered_at", Value: 1}})).Decode(&last)
-			if errors.Is(err, mongo.ErrNoDocuments) {
+				options.FindOne().SetSort(triggerSort()).SetProjection(bson.D{{Key: "triggered_at", Value: 1}})).Decode(&doc)
+			switch {
+			case errors.Is(err, mongo.ErrNoDocuments):
 				return nil // deleted meanwhile
-			}
-			if err != nil {
+			case err != nil:
 				return err
 			}
-			if !last.At.IsZero() {
-				ts.LastTriggered = &last.At
+			if !doc.At.IsZero() {
+				ts.LastTriggered = &doc.At
 			}
 			return nil
 		})
@@ -185,6 +197,34 @@ func (s *Store) HoneypotSummary(ctx context.Context) (store.HoneypotSummary, err
 		return store.HoneypotSummary{}, fmt.Errorf("honeypot summary: last trigger: %w", err)
 	}
 	return sum, nil
+}
+
+// newestPerTrap reads triggers newest first until traps distinct trap names
+// have been seen or lastTriggerScan documents were read, and returns each
+// seen trap's newest triggered_at.
+func newestPerTrap(ctx context.Context, coll *mongo.Collection, traps int) (map[string]time.Time, error) {
+	cur, err := coll.Find(ctx, bson.D{}, options.Find().
+		SetSort(bson.D{{Key: "triggered_at", Value: -1}}).
+		SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "trap_name", Value: 1}, {Key: "triggered_at", Value: 1}}).
+		SetLimit(lastTriggerScan).SetBatchSize(1000))
+	if err != nil {
+		return nil, err
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	last := make(map[string]time.Time)
+	for len(last) < traps && cur.Next(ctx) {
+		var doc struct {
+			Trap string    `bson:"trap_name"`
+			At   time.Time `bson:"triggered_at"`
+		}
+		if err := cur.Decode(&doc); err != nil {
+			return nil, err
+		}
+		if _, seen := last[doc.Trap]; !seen {
+			last[doc.Trap] = doc.At
+		}
+	}
+	return last, cur.Err()
 }
 
 func honeypotIndexes() []mongo.IndexModel {

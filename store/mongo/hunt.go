@@ -71,6 +71,11 @@ func (s *Store) HuntsByTargets(ctx context.Context, targets []string, limit int)
 	return s.findHunts(ctx, bson.D{{Key: "target_actor", Value: bson.D{{Key: "$in", Value: targets}}}}, limit, " by targets")
 }
 
+// huntTarget is the projection HuntStats reads for recent targets.
+type huntTarget struct {
+	Target string `bson:"target_actor"`
+}
+
 // HuntStats aggregates the hunts in the database: four counts, the targets
 // of the most recently started hunts and a keyword frequency pipeline, run
 // concurrently.
@@ -80,7 +85,7 @@ func (s *Store) HuntStats(ctx context.Context) (store.HuntStats, error) {
 	coll := s.coll(collHunts)
 	var (
 		st       store.HuntStats
-		recent   []struct{ Target string `bson:"target_actor"` }
+		recent   []huntTarget
 		keywords []keyCount
 	)
 	g, gctx := group(ctx)
@@ -90,7 +95,7 @@ func (s *Store) HuntStats(ctx context.Context) (store.HuntStats, error) {
 	g.Go(count(gctx, coll, bson.D{{Key: "outcome", Value: "captured"}}, &st.SuccessfulCaptures))
 	g.Go(func() (err error) {
 		filter := bson.D{{Key: "target_actor", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$nin", Value: bson.A{nil, ""}}}}}
-		recent, err = findAll[struct{ Target string `bson:"target_actor"` }](gctx, coll, filter,
+		recent, err = findAll[huntTarget](gctx, coll, filter,
 			options.Find().SetSort(huntSort()).SetLimit(statsListSize).SetProjection(bson.D{{Key: "target_actor", Value: 1}}))
 		return err
 	})

@@ -33,7 +33,9 @@ func TestHuntConversations(t *testing.T) {
 	}
 	t.Run("by targets", func(t *testing.T) {
 		targets := []string{env.data.Hunts[0].TargetActor, env.data.Hunts[1].TargetActor, "TA-NONE"}
-		want := expectedHunts(func(h store.HuntConversation) bool { return h.TargetActor != "" && slices.Contains(targets, h.TargetActor) })
+		want := expectedHunts(func(h store.HuntConversation) bool {
+			return h.TargetActor != "" && slices.Contains(targets, h.TargetActor)
+		})
 		got, err := env.store.HuntsByTargets(ctx, targets, 1000)
 		if err != nil {
 			t.Fatal(err)

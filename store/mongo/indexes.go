@@ -2,7 +2,9 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -19,23 +21,39 @@ func indexes() map[string][]mongo.IndexModel {
 		collPatterns:     patternIndexes(),
 		collArmyList:     armyListIndexes(),
 		collAsciiArt:     {{Keys: bson.D{{Key: "id", Value: 1}}}},
+		collIncidents:    incidentIndexes(),
+		collBlockedIPs:   blockedIPIndexes(),
 	}
 	for coll, models := range dinaIndexes() {
+		m[coll] = models
+	}
+	for coll, models := range securityIndexes() {
 		m[coll] = models
 	}
 	return m
 }
 
-// EnsureIndexes creates the indexes the Store's queries rely on. It is
-// idempotent (createIndexes with an existing identical index is a no-op) and
-// meant to run once at start-up. Collections are handled concurrently.
+// indexName is MongoDB's default index name for keys ("a_1_b_-1").
+func indexName(keys bson.D) string {
+	parts := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		parts = append(parts, k.Key, fmt.Sprint(k.Value))
+	}
+	return strings.Join(parts, "_")
+}
+
+// EnsureIndexes creates the indexes the Store's queries rely on and is
+// meant to run once at start-up. It is idempotent: it lists each
+// collection's indexes and creates only the missing ones, which also avoids
+// a FerretDB v1 crash on createIndexes naming several existing indexes.
+// Collections are handled concurrently.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
 	g, gctx := group(ctx)
 	for coll, models := range indexes() {
 		g.Go(func() error {
 			ctx, cancel := s.op(gctx)
 			defer cancel()
-			if _, err := s.coll(coll).Indexes().CreateMany(ctx, models, options.CreateIndexes()); err != nil {
+			if err := s.ensureIndexes(ctx, s.coll(coll), models); err != nil {
 				return fmt.Errorf("create indexes on %s: %w", coll, err)
 			}
 			return nil
@@ -45,4 +63,35 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		return fmt.Errorf("ensure indexes: %w", err)
 	}
 	return nil
+}
+
+func (s *Store) ensureIndexes(ctx context.Context, coll *mongo.Collection, models []mongo.IndexModel) error {
+	existing := make(map[string]bool)
+	specs, err := coll.Indexes().ListSpecifications(ctx)
+	var cmdErr mongo.CommandError
+	switch {
+	case errors.As(err, &cmdErr) && cmdErr.Code == 26: // NamespaceNotFound: no collection yet
+	case err != nil:
+		return err
+	}
+	for _, sp := range specs {
+		existing[sp.Name] = true
+	}
+	var missing []mongo.IndexModel
+	for _, m := range models {
+		name := indexName(m.Keys.(bson.D))
+		if existing[name] {
+			continue
+		}
+		opts := m.Options
+		if opts == nil {
+			opts = options.Index()
+		}
+		missing = append(missing, mongo.IndexModel{Keys: m.Keys, Options: opts.SetName(name)})
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = coll.Indexes().CreateMany(ctx, missing)
+	return err
 }

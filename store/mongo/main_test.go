@@ -42,7 +42,10 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 
 	start := time.Now()
-	srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir}, nil)
+	// Errors only: the store logs a warning for each unreadable legacy
+	// threat_level the seed plants on purpose.
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir}, logger)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start embedded database:", err)
 		return 1
@@ -54,8 +57,7 @@ func run(m *testing.M) int {
 	}()
 	env.uri = srv.URI()
 
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	st, err := nekomongo.New(ctx, nekomongo.Config{URI: env.uri, Database: "neko-test", OperationTimeout: 30 * time.Second}, logger)
+	st, err := nekomongo.New(ctx, nekomongo.Config{URI: env.uri, Database: "neko-test", OperationTimeout: time.Minute}, logger)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "new store:", err)
 		return 1
@@ -77,7 +79,7 @@ func run(m *testing.M) int {
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute) // generous: -race slows FerretDB ~10x
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -226,7 +226,10 @@ func clamp(n, hi int) int {
 // findAll runs find and decodes every document. It never returns a nil slice
 // on success.
 func findAll[T any](ctx context.Context, coll *mongo.Collection, filter any, opts *options.FindOptionsBuilder) ([]T, error) {
-	cur, err := coll.Find(ctx, filter, opts)
+	// The server's default first batch is 101 documents; lists here are capped at maxListLimit,
+	// so asking for that many makes every list (and every dataloader batch) one round trip
+	// instead of a find plus getMores.
+	cur, err := coll.Find(ctx, filter, opts.SetBatchSize(maxListLimit))
 	if err != nil {
 		return nil, err
 	}

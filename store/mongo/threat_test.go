@@ -1,10 +1,14 @@
 package mongo_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -247,4 +251,33 @@ func TestThreatActorsByIOCs(t *testing.T) {
 		t.Fatalf("seed links too few actors to honeypot addresses: %d", len(want))
 	}
 	sameSet(t, "by iocs", ids(got, actorID), ids(want, actorID))
+}
+
+func TestUnreadableThreatLevelIsLogged(t *testing.T) {
+	ctx := testContext(t)
+	var bogus string
+	for id, over := range env.data.ActorOverrides {
+		for _, e := range over {
+			if e.Key == "threat_level" && e.Value == "SEVERE" {
+				bogus = id
+			}
+		}
+	}
+	if bogus == "" {
+		t.Fatal("seed has no unreadable threat_level")
+	}
+	var buf strings.Builder
+	st, err := nekomongo.New(ctx, nekomongo.Config{URI: env.uri, Database: "neko-test", OperationTimeout: time.Minute},
+		slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	a, err := st.ThreatActor(ctx, bogus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ThreatLevel != nil || !strings.Contains(buf.String(), "actor_id="+bogus) {
+		t.Errorf("threat_level %v, log %q; want nil and a warning naming %s", deref(a.ThreatLevel), buf.String(), bogus)
+	}
 }

@@ -140,7 +140,7 @@ func ptr[T any](v T) *T { return &v }
 // different field so that every branch of the category predicates is used.
 var actorKinds = []struct {
 	typ, category, classification, network, targetType, description string
-	stateActor, stateSponsored                                       *bool
+	stateActor, stateSponsored                                      *bool
 }{
 	{typ: "predator", category: "predator", classification: "INDIVIDUAL_PREDATOR", description: "Predator operating in gaming chat rooms"},
 	{typ: "individual", classification: "INDIVIDUAL_PREDATOR", description: "Predator using fake profiles"},

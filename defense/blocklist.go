@@ -1,0 +1,660 @@
+package defense
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/neko-defense/neko/store"
+)
+
+// Block is one blocked address. The block is in force while the clock is
+// before Until.
+type Block struct {
+	IP        string
+	Reason    string
+	BlockedAt time.Time
+	Until     time.Time
+	// Temporary marks a block with a duration chosen by its caller (the
+	// rate-limit and high-threat playbooks), as the original's
+	// temporaryBlock; playbook blocks of the default length are not.
+	Temporary bool
+}
+
+// BlockStore persists blocks for the admin view and restores them at
+// start-up; store/mongo's Store satisfies it.
+type BlockStore interface {
+	UpsertBlockedIP(ctx context.Context, b store.BlockedIP) error
+	DeleteBlockedIP(ctx context.Context, ip string) error
+	BlockedIPs(ctx context.Context) ([]store.BlockedIP, error)
+}
+
+// BlockListConfig configures a BlockList. Every zero value is a working
+// default.
+type BlockListConfig struct {
+	// Redis shares blocks between instances. Nil: this instance only.
+	Redis redis.UniversalClient
+	// KeyPrefix prefixes every Redis key and channel. Default "neko:".
+	KeyPrefix string
+	// Store, when set, receives every block and unblock (asynchronously, on
+	// a bounded queue) and is read once at start-up.
+	Store BlockStore
+	// DefaultDuration is the length of a block asked for with d <= 0.
+	// Default 24h.
+	DefaultDuration time.Duration
+	// ResyncInterval is how often the list is reloaded from Redis, which
+	// also pushes changes made while Redis was unreachable. Default 30s.
+	ResyncInterval time.Duration
+	// RedisTimeout bounds each Redis round trip made inside Block and
+	// Unblock. Default 300ms.
+	RedisTimeout time.Duration
+	// RetryAfter is how long, after a Redis failure, Block and Unblock
+	// stay local-only instead of waiting on Redis again; the next resync
+	// catches up. Default 5s.
+	RetryAfter time.Duration
+	// MaxEntries bounds the addresses held in memory. Default 1,000,000.
+	MaxEntries int
+	// StoreQueue bounds the Store writes waiting. Default 1024.
+	StoreQueue int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives failures (Redis failures at most once per 10s).
+	Logger *slog.Logger
+}
+
+const blockShards = 32
+
+// BlockList is the set of blocked addresses, shared by every instance
+// through Redis and checked in memory.
+//
+// Block writes memory first, then, in one Redis transaction, a key per
+// address with the block's TTL, the address in an index set and an event on
+// a pub/sub channel; every other instance applies the event to its memory
+// as it arrives (well within a second). An owned goroutine receives those
+// events and reloads the whole list every ResyncInterval, so an instance
+// that missed events (start-up, a Redis outage) converges. While Redis is
+// unreachable every operation works locally and changes are pushed at the
+// next successful resync. Expired blocks stop counting by themselves and are
+// swept at each resync.
+type BlockList struct {
+	cfg      BlockListConfig
+	rdb      redis.UniversalClient
+	now      func() time.Time
+	log      *slog.Logger
+	seed     maphash.Seed
+	shards   [blockShards]blockShard
+	count    atomic.Int64
+	gen      atomic.Uint64 // bumped by every change to memory
+	instance string
+	keySet   string
+	channel  string
+
+	tombMu sync.Mutex          // guards tombs
+	tombs  map[string]struct{} // unblocks not yet applied to Redis
+
+	downUntil atomic.Int64 // unix nanos before which Redis is not tried inline
+	logRedis  everyInterval
+	dropped   atomic.Uint64 // blocks not kept because memory was full
+	writes    *queue
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ready  chan struct{}
+}
+
+type blockShard struct {
+	mu sync.RWMutex // guards m
+	m  map[string]blockEntry
+}
+
+type blockEntry struct {
+	Block
+	synced bool   // known to be in Redis
+	gen    uint64 // BlockList.gen when written
+}
+
+// NewBlockList validates cfg and starts the list's goroutine, which
+// subscribes to block events and loads the current blocks (from Store, then
+// Redis); Ready is closed when that first load is done.
+func NewBlockList(cfg BlockListConfig) (*BlockList, error) {
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = "neko:"
+	}
+	for name, d := range map[string]*time.Duration{
+		"DefaultDuration": &cfg.DefaultDuration, "ResyncInterval": &cfg.ResyncInterval,
+		"RedisTimeout": &cfg.RedisTimeout, "RetryAfter": &cfg.RetryAfter,
+	} {
+		if *d < 0 {
+			return nil, fmt.Errorf("defense: BlockListConfig.%s must not be negative", name)
+		}
+	}
+	if cfg.DefaultDuration == 0 {
+		cfg.DefaultDuration = 24 * time.Hour
+	}
+	if cfg.ResyncInterval == 0 {
+		cfg.ResyncInterval = 30 * time.Second
+	}
+	if cfg.RedisTimeout == 0 {
+		cfg.RedisTimeout = 300 * time.Millisecond
+	}
+	if cfg.RetryAfter == 0 {
+		cfg.RetryAfter = 5 * time.Second
+	}
+	if cfg.MaxEntries < 0 || cfg.StoreQueue < 0 {
+		return nil, errors.New("defense: BlockListConfig.MaxEntries and StoreQueue must not be negative")
+	}
+	if cfg.MaxEntries == 0 {
+		cfg.MaxEntries = 1_000_000
+	}
+	if cfg.StoreQueue == 0 {
+		cfg.StoreQueue = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	b := &BlockList{
+		cfg:      cfg,
+		rdb:      cfg.Redis,
+		now:      orNow(cfg.Now),
+		log:      cfg.Logger,
+		seed:     maphash.MakeSeed(),
+		instance: hex.EncodeToString(id[:]),
+		keySet:   cfg.KeyPrefix + "blocks",
+		channel:  cfg.KeyPrefix + "blocks:events",
+		tombs:    make(map[string]struct{}),
+		logRedis: everyInterval{interval: 10 * time.Second},
+		writes:   newQueue(cfg.StoreQueue, 1, 5*time.Second),
+		ready:    make(chan struct{}),
+	}
+	for i := range b.shards {
+		b.shards[i].m = make(map[string]blockEntry)
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.wg.Add(1)
+	go b.run()
+	return b, nil
+}
+
+// Ready is closed once the list has subscribed to block events and made
+// its first load attempt; a readiness probe can wait on it.
+func (b *BlockList) Ready() <-chan struct{} { return b.ready }
+
+// Blocked reports whether ip is blocked now, until when and why. It only
+// reads memory and never blocks on the network.
+func (b *BlockList) Blocked(ip string) (until time.Time, reason string, ok bool) {
+	if b.count.Load() == 0 {
+		return time.Time{}, "", false
+	}
+	sh := b.shard(ip)
+	sh.mu.RLock()
+	e, found := sh.m[ip]
+	sh.mu.RUnlock()
+	if !found || !b.now().Before(e.Until) {
+		return time.Time{}, "", false
+	}
+	return e.Until, e.Reason, true
+}
+
+// Block blocks ip for d (d <= 0: DefaultDuration) and returns once the
+// block is in memory and, when Redis is reachable, published to every
+// instance. A Redis failure is logged, not returned: the block holds locally
+// and is pushed at the next resync. The only error is an empty ip.
+func (b *BlockList) Block(ctx context.Context, ip, reason string, d time.Duration) error {
+	temporary := d > 0
+	if d <= 0 {
+		d = b.cfg.DefaultDuration
+	}
+	now := b.now()
+	return b.add(ctx, Block{IP: ip, Reason: reason, BlockedAt: now, Until: now.Add(d), Temporary: temporary})
+}
+
+func (b *BlockList) add(ctx context.Context, blk Block) error {
+	if blk.IP == "" {
+		return errors.New("defense: block: empty ip")
+	}
+	blk.IP = strings.Clone(blk.IP)
+	gen := b.put(blk, false)
+	b.tombMu.Lock()
+	delete(b.tombs, blk.IP)
+	b.tombMu.Unlock()
+	if b.redisUsable() {
+		ctx, cancel := context.WithTimeout(ctx, b.cfg.RedisTimeout)
+		err := b.writeRedis(ctx, []Block{blk}, nil)
+		cancel()
+		if err == nil {
+			b.markSynced(blk.IP, gen)
+		} else {
+			b.redisFailed(ctx, "block", err)
+		}
+	}
+	if b.cfg.Store != nil {
+		doc := store.BlockedIP{IP: blk.IP, Reason: blk.Reason, BlockedAt: blk.BlockedAt.UTC(), ExpiresAt: blk.Until.UTC(), Temporary: blk.Temporary}
+		b.writes.push(func(ctx context.Context) {
+			if err := b.cfg.Store.UpsertBlockedIP(ctx, doc); err != nil {
+				b.log.Warn("defense: persist block", "ip", doc.IP, "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// Unblock lifts the block of ip on every instance (Redis permitting; else
+// locally now and everywhere at the next resync).
+func (b *BlockList) Unblock(ctx context.Context, ip string) error {
+	if ip == "" {
+		return errors.New("defense: unblock: empty ip")
+	}
+	b.remove(ip)
+	if b.rdb != nil {
+		ok := false
+		if b.redisUsable() {
+			ctx, cancel := context.WithTimeout(ctx, b.cfg.RedisTimeout)
+			err := b.writeRedis(ctx, nil, []string{ip})
+			cancel()
+			if ok = err == nil; !ok {
+				b.redisFailed(ctx, "unblock", err)
+			}
+		}
+		if !ok {
+			b.tombMu.Lock()
+			b.tombs[strings.Clone(ip)] = struct{}{}
+			b.tombMu.Unlock()
+		}
+	}
+	if b.cfg.Store != nil {
+		ip := strings.Clone(ip)
+		b.writes.push(func(ctx context.Context) {
+			if err := b.cfg.Store.DeleteBlockedIP(ctx, ip); err != nil {
+				b.log.Warn("defense: persist unblock", "ip", ip, "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// List returns the blocks in force, most recent first.
+func (b *BlockList) List() []Block {
+	now := b.now()
+	out := make([]Block, 0, b.count.Load())
+	for i := range b.shards {
+		sh := &b.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.m {
+			if now.Before(e.Until) {
+				out = append(out, e.Block)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	slices.SortFunc(out, func(x, y Block) int {
+		if c := y.BlockedAt.Compare(x.BlockedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(x.IP, y.IP)
+	})
+	return out
+}
+
+// BlockListStats counts what the list could not do.
+type BlockListStats struct {
+	Entries int
+	// Dropped counts blocks not kept in memory because MaxEntries was
+	// reached.
+	Dropped uint64
+	// Store describes the queue of writes to the BlockStore.
+	Store QueueStats
+}
+
+// Stats returns counters for metrics.
+func (b *BlockList) Stats() BlockListStats {
+	return BlockListStats{Entries: int(b.count.Load()), Dropped: b.dropped.Load(), Store: b.writes.stats()}
+}
+
+// Close stops the goroutine and waits for queued Store writes until ctx
+// ends.
+func (b *BlockList) Close(ctx context.Context) error {
+	b.cancel()
+	b.wg.Wait()
+	return b.writes.close(ctx)
+}
+
+func (b *BlockList) shard(ip string) *blockShard {
+	return &b.shards[maphash.String(b.seed, ip)%blockShards]
+}
+
+// put stores blk in memory and returns its generation.
+func (b *BlockList) put(blk Block, synced bool) uint64 {
+	gen := b.gen.Add(1)
+	sh := b.shard(blk.IP)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.m[blk.IP]; !ok {
+		if len(sh.m) >= b.cfg.MaxEntries/blockShards+1 {
+			b.sweepLocked(sh, b.now())
+		}
+		if len(sh.m) >= b.cfg.MaxEntries/blockShards+1 {
+			b.dropped.Add(1)
+			b.log.Warn("defense: block list full, block kept in Redis only", "ip", blk.IP)
+			return gen
+		}
+		b.count.Add(1)
+	}
+	sh.m[blk.IP] = blockEntry{Block: blk, synced: synced, gen: gen}
+	return gen
+}
+
+func (b *BlockList) remove(ip string) {
+	b.gen.Add(1)
+	sh := b.shard(ip)
+	sh.mu.Lock()
+	if _, ok := sh.m[ip]; ok {
+		delete(sh.m, ip)
+		b.count.Add(-1)
+	}
+	sh.mu.Unlock()
+}
+
+func (b *BlockList) markSynced(ip string, gen uint64) {
+	sh := b.shard(ip)
+	sh.mu.Lock()
+	if e, ok := sh.m[ip]; ok && e.gen == gen {
+		e.synced = true
+		sh.m[ip] = e
+	}
+	sh.mu.Unlock()
+}
+
+// sweepLocked drops expired entries of sh; sh.mu must be held.
+func (b *BlockList) sweepLocked(sh *blockShard, now time.Time) {
+	for ip, e := range sh.m {
+		if !now.Before(e.Until) {
+			delete(sh.m, ip)
+			b.count.Add(-1)
+		}
+	}
+}
+
+func (b *BlockList) redisUsable() bool {
+	return b.rdb != nil && b.now().UnixNano() >= b.downUntil.Load()
+}
+
+// redisFailed records a Redis failure, unless it was the caller's own
+// cancellation, and logs at most once per 10s.
+func (b *BlockList) redisFailed(ctx context.Context, op string, err error) {
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil && b.ctx.Err() == nil {
+		return
+	}
+	b.downUntil.Store(b.now().Add(b.cfg.RetryAfter).UnixNano())
+	if b.logRedis.allow(time.Now()) {
+		b.log.Error("defense: block list redis unavailable, working locally", "op", op, "err", err)
+	}
+}
+
+// redisBlock is a block as stored in Redis and sent on the channel.
+type redisBlock struct {
+	Op        string `json:"op,omitempty"`
+	IP        string `json:"ip,omitempty"`
+	Reason    string `json:"reason"`
+	BlockedAt int64  `json:"blockedAt"` // unix ms
+	Until     int64  `json:"until"`     // unix ms
+	Temporary bool   `json:"temporary,omitempty"`
+	From      string `json:"from,omitempty"`
+}
+
+func (b *BlockList) key(ip string) string { return b.cfg.KeyPrefix + "block:" + ip }
+
+// writeRedis applies blocks and unblocks to Redis and announces them, in one
+// transaction.
+func (b *BlockList) writeRedis(ctx context.Context, blocks []Block, unblocks []string) error {
+	now := b.now()
+	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, blk := range blocks {
+			ttl := blk.Until.Sub(now)
+			if ttl <= 0 {
+				continue
+			}
+			rb := redisBlock{Reason: blk.Reason, BlockedAt: blk.BlockedAt.UnixMilli(), Until: blk.Until.UnixMilli(), Temporary: blk.Temporary}
+			val, _ := json.Marshal(rb)
+			p.Set(ctx, b.key(blk.IP), val, ttl)
+			p.SAdd(ctx, b.keySet, blk.IP)
+			rb.Op, rb.IP, rb.From = "block", blk.IP, b.instance
+			msg, _ := json.Marshal(rb)
+			p.Publish(ctx, b.channel, msg)
+		}
+		for _, ip := range unblocks {
+			p.Del(ctx, b.key(ip))
+			p.SRem(ctx, b.keySet, ip)
+			msg, _ := json.Marshal(redisBlock{Op: "unblock", IP: ip, From: b.instance})
+			p.Publish(ctx, b.channel, msg)
+		}
+		return nil
+	})
+	return err
+}
+
+func (rb redisBlock) block(ip string) Block {
+	return Block{IP: ip, Reason: rb.Reason, BlockedAt: time.UnixMilli(rb.BlockedAt), Until: time.UnixMilli(rb.Until), Temporary: rb.Temporary}
+}
+
+// run owns the subscription and the periodic resync.
+func (b *BlockList) run() {
+	defer b.wg.Done()
+	var events <-chan any
+	if b.rdb != nil {
+		ps := b.rdb.Subscribe(b.ctx, b.channel)
+		defer ps.Close()
+		ctx, cancel := context.WithTimeout(b.ctx, 4*b.cfg.RedisTimeout+time.Second)
+		if _, err := ps.Receive(ctx); err != nil {
+			b.redisFailed(ctx, "subscribe", err)
+		}
+		cancel()
+		// With subscriptions: go-redis resubscribes after a reconnect and
+		// reports it, and a resync then recovers the events missed meanwhile.
+		events = ps.ChannelWithSubscriptions()
+	}
+	b.loadStore()
+	b.syncLogged()
+	close(b.ready)
+
+	tick := time.NewTicker(b.cfg.ResyncInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case m, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			switch m := m.(type) {
+			case *redis.Message:
+				b.apply(m.Payload)
+			case *redis.Subscription:
+				if m.Kind == "subscribe" {
+					b.syncLogged()
+				}
+			}
+		case <-tick.C:
+			b.syncLogged()
+		}
+	}
+}
+
+func (b *BlockList) syncLogged() {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*b.cfg.RedisTimeout+2*time.Second)
+	defer cancel()
+	if err := b.Sync(ctx); err != nil {
+		b.redisFailed(ctx, "resync", err)
+	}
+}
+
+// apply handles one event from another instance.
+func (b *BlockList) apply(payload string) {
+	var rb redisBlock
+	if err := json.Unmarshal([]byte(payload), &rb); err != nil || rb.IP == "" {
+		b.log.Warn("defense: bad block event", "payload", payload)
+		return
+	}
+	if rb.From == b.instance {
+		return
+	}
+	switch rb.Op {
+	case "block":
+		b.put(rb.block(rb.IP), true)
+	case "unblock":
+		b.remove(rb.IP)
+	}
+}
+
+// loadStore restores the active blocks of the Store (start-up only). They
+// count as not yet in Redis, so the first resync re-publishes them.
+func (b *BlockList) loadStore() {
+	if b.cfg.Store == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	docs, err := b.cfg.Store.BlockedIPs(ctx)
+	if err != nil {
+		b.log.Warn("defense: load stored blocks", "err", err)
+		return
+	}
+	now := b.now()
+	for _, d := range docs {
+		if d.Active(now) {
+			b.put(Block{IP: d.IP, Reason: d.Reason, BlockedAt: d.BlockedAt, Until: d.ExpiresAt, Temporary: d.Temporary}, false)
+		}
+	}
+}
+
+// Sync pushes to Redis the changes made while it was unreachable, then
+// replaces the memory with the shared list (keeping changes made meanwhile)
+// and sweeps expired entries. The list's goroutine calls it every
+// ResyncInterval; call it to force one. Without Redis it only sweeps.
+func (b *BlockList) Sync(ctx context.Context) error {
+	now := b.now()
+	if b.rdb == nil {
+		for i := range b.shards {
+			sh := &b.shards[i]
+			sh.mu.Lock()
+			b.sweepLocked(sh, now)
+			sh.mu.Unlock()
+		}
+		return nil
+	}
+	// 1. Push local changes.
+	var pending []Block
+	var gens []uint64
+	for i := range b.shards {
+		sh := &b.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.m {
+			if !e.synced && now.Before(e.Until) {
+				pending = append(pending, e.Block)
+				gens = append(gens, e.gen)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	b.tombMu.Lock()
+	tombs := make([]string, 0, len(b.tombs))
+	for ip := range b.tombs {
+		tombs = append(tombs, ip)
+	}
+	b.tombMu.Unlock()
+	if len(pending)+len(tombs) > 0 {
+		if err := b.writeRedis(ctx, pending, tombs); err != nil {
+			return fmt.Errorf("push blocks: %w", err)
+		}
+		for i, blk := range pending {
+			b.markSynced(blk.IP, gens[i])
+		}
+		b.tombMu.Lock()
+		for _, ip := range tombs {
+			delete(b.tombs, ip)
+		}
+		b.tombMu.Unlock()
+	}
+
+	// 2. Load the shared list.
+	snapshot := b.gen.Load()
+	ips, err := b.rdb.SMembers(ctx, b.keySet).Result()
+	if err != nil {
+		return fmt.Errorf("load blocks: %w", err)
+	}
+	remote := make(map[string]Block, len(ips))
+	var stale []any
+	for chunk := range slices.Chunk(ips, 500) {
+		keys := make([]string, len(chunk))
+		for i, ip := range chunk {
+			keys[i] = b.key(ip)
+		}
+		vals, err := b.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return fmt.Errorf("load blocks: %w", err)
+		}
+		for i, v := range vals {
+			s, ok := v.(string)
+			var rb redisBlock
+			if !ok || json.Unmarshal([]byte(s), &rb) != nil {
+				stale = append(stale, chunk[i])
+				continue
+			}
+			remote[chunk[i]] = rb.block(chunk[i])
+		}
+	}
+	if len(stale) > 0 {
+		// Index entries whose key expired; a concurrent re-block re-adds
+		// its address with SADD after SET, so at worst one resync misses it.
+		if err := b.rdb.SRem(ctx, b.keySet, stale...).Err(); err != nil {
+			return fmt.Errorf("prune block index: %w", err)
+		}
+	}
+
+	// 3. Merge: the shared list wins over entries it already held; entries
+	// changed since the snapshot are left alone.
+	for i := range b.shards {
+		sh := &b.shards[i]
+		sh.mu.Lock()
+		for ip, e := range sh.m {
+			if e.gen > snapshot {
+				continue
+			}
+			if _, ok := remote[ip]; !ok && (e.synced || !now.Before(e.Until)) {
+				delete(sh.m, ip)
+				b.count.Add(-1)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	for ip, blk := range remote {
+		sh := b.shard(ip)
+		sh.mu.RLock()
+		e, ok := sh.m[ip]
+		sh.mu.RUnlock()
+		if ok && (e.gen > snapshot || (e.Until.Equal(blk.Until) && e.synced)) {
+			continue
+		}
+		b.put(blk, true)
+	}
+	if b.downUntil.Swap(0) != 0 {
+		b.log.Info("defense: block list redis reachable again, resynced", "blocks", len(remote))
+	}
+	return nil
+}

@@ -1,0 +1,403 @@
+package defense
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/neko-defense/neko/internal/redistest"
+	"github.com/neko-defense/neko/store"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex // guards t
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: t0} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// fakeBlockStore records the BlockStore calls.
+type fakeBlockStore struct {
+	mu      sync.Mutex // guards docs and deleted
+	docs    map[string]store.BlockedIP
+	deleted []string
+}
+
+func newFakeBlockStore(docs ...store.BlockedIP) *fakeBlockStore {
+	s := &fakeBlockStore{docs: make(map[string]store.BlockedIP)}
+	for _, d := range docs {
+		s.docs[d.IP] = d
+	}
+	return s
+}
+
+func (s *fakeBlockStore) UpsertBlockedIP(_ context.Context, b store.BlockedIP) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.docs[b.IP] = b
+	return nil
+}
+
+func (s *fakeBlockStore) DeleteBlockedIP(_ context.Context, ip string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.docs, ip)
+	s.deleted = append(s.deleted, ip)
+	return nil
+}
+
+func (s *fakeBlockStore) BlockedIPs(context.Context) ([]store.BlockedIP, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]store.BlockedIP, 0, len(s.docs))
+	for _, d := range s.docs {
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p[:len(p)-1]))
+	return len(p), nil
+}
+
+// newTestBlockList starts a BlockList, waits until it is ready and closes it
+// when the test ends.
+func newTestBlockList(t testing.TB, cfg BlockListConfig) *BlockList {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	b, err := NewBlockList(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	select {
+	case <-b.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("block list not ready after 10s")
+	}
+	return b
+}
+
+// eventually polls cond until it holds or within passes: it measures a
+// latency bound (a block reaching another instance).
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestBlockListLocal(t *testing.T) {
+	clock := newFakeClock()
+	st := newFakeBlockStore()
+	b := newTestBlockList(t, BlockListConfig{Now: clock.Now, Store: st})
+	ctx := t.Context()
+
+	if _, _, ok := b.Blocked("192.0.2.1"); ok {
+		t.Fatal("blocked before any block")
+	}
+	if err := b.Block(ctx, "192.0.2.1", "manual", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Block(ctx, "192.0.2.2", "rate", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	until, reason, ok := b.Blocked("192.0.2.1")
+	if !ok || reason != "manual" || !until.Equal(t0.Add(24*time.Hour)) {
+		t.Errorf("Blocked = %v %q %v, want 24h default", until, reason, ok)
+	}
+	list := b.List()
+	if len(list) != 2 || list[0].IP != "192.0.2.1" || list[0].Temporary || list[1].IP != "192.0.2.2" || !list[1].Temporary {
+		t.Errorf("List = %+v", list)
+	}
+	if err := b.Block(ctx, "", "x", 0); err == nil {
+		t.Error("empty ip accepted")
+	}
+
+	clock.Advance(time.Hour) // the temporary block ends exactly now
+	if _, _, ok := b.Blocked("192.0.2.2"); ok {
+		t.Error("1h block still in force after 1h")
+	}
+	if _, _, ok := b.Blocked("192.0.2.1"); !ok {
+		t.Error("24h block lifted after 1h")
+	}
+	if got := b.List(); len(got) != 1 || got[0].IP != "192.0.2.1" {
+		t.Errorf("List after expiry = %+v", got)
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Stats().Entries; n != 1 {
+		t.Errorf("entries after sweep = %d, want 1", n)
+	}
+	if err := b.Unblock(ctx, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := b.Blocked("192.0.2.1"); ok {
+		t.Error("still blocked after Unblock")
+	}
+
+	if err := b.Close(ctx); err != nil { // drains the store writes
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	doc, ok := st.docs["192.0.2.2"]
+	if !ok || !doc.Temporary || doc.Reason != "rate" || !doc.ExpiresAt.Equal(t0.Add(time.Hour)) || !doc.BlockedAt.Equal(t0) {
+		t.Errorf("stored %+v", doc)
+	}
+	if _, ok := st.docs["192.0.2.1"]; ok || !slices.Equal(st.deleted, []string{"192.0.2.1"}) {
+		t.Errorf("unblock not persisted: %v", st.deleted)
+	}
+}
+
+func TestBlockListLoadsStore(t *testing.T) {
+	clock := newFakeClock()
+	st := newFakeBlockStore(
+		store.BlockedIP{IP: "198.51.100.1", Reason: "old", BlockedAt: t0.Add(-time.Hour), ExpiresAt: t0.Add(time.Hour)},
+		store.BlockedIP{IP: "198.51.100.2", Reason: "expired", BlockedAt: t0.Add(-time.Hour), ExpiresAt: t0.Add(-time.Minute)},
+	)
+	b := newTestBlockList(t, BlockListConfig{Now: clock.Now, Store: st})
+	if _, reason, ok := b.Blocked("198.51.100.1"); !ok || reason != "old" {
+		t.Error("active stored block not restored")
+	}
+	if _, _, ok := b.Blocked("198.51.100.2"); ok {
+		t.Error("expired stored block restored")
+	}
+}
+
+func TestBlockListBounded(t *testing.T) {
+	clock := newFakeClock()
+	b := newTestBlockList(t, BlockListConfig{Now: clock.Now, MaxEntries: 64})
+	for i := range 1000 {
+		if err := b.Block(t.Context(), fmt.Sprintf("10.9.%d.%d", i/256, i%256), "flood", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := b.Stats()
+	if st.Entries > 64+blockShards || st.Dropped == 0 || st.Entries+int(st.Dropped) != 1000 {
+		t.Errorf("stats %+v: want at most ~64 entries and the rest dropped", st)
+	}
+	// Expired entries make room.
+	clock.Advance(time.Minute)
+	if err := b.Block(t.Context(), "10.9.99.99", "fresh", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := b.Blocked("10.9.99.99"); !ok {
+		t.Error("no room made by expired entries")
+	}
+}
+
+func sharedConfig(addr string, clock *fakeClock) BlockListConfig {
+	return BlockListConfig{
+		Redis: redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond}),
+		Now:   clock.Now,
+	}
+}
+
+func closeClient(t *testing.T, c redis.UniversalClient) {
+	t.Cleanup(func() { _ = c.Close() })
+}
+
+func TestBlockListShared(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := newFakeClock()
+	cfgA, cfgB := sharedConfig(srv.Addr(), clock), sharedConfig(srv.Addr(), clock)
+	closeClient(t, cfgA.Redis)
+	closeClient(t, cfgB.Redis)
+	a, b := newTestBlockList(t, cfgA), newTestBlockList(t, cfgB)
+	ctx := t.Context()
+	rdb := srv.Client(t)
+
+	start := time.Now()
+	if err := a.Block(ctx, "203.0.113.7", "ACTIVE_ATTACK_DETECTED (INC-1)", 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := a.Blocked("203.0.113.7"); !ok {
+		t.Fatal("not blocked on the instance that blocked")
+	}
+	eventually(t, time.Second, "block on A refused by B", func() bool { _, _, ok := b.Blocked("203.0.113.7"); return ok })
+	t.Logf("block reached the other instance in %v", time.Since(start))
+	until, reason, _ := b.Blocked("203.0.113.7")
+	if reason != "ACTIVE_ATTACK_DETECTED (INC-1)" || !until.Equal(t0.Add(10*time.Minute)) {
+		t.Errorf("B sees %v %q", until, reason)
+	}
+	ttl, err := rdb.PTTL(ctx, "neko:block:203.0.113.7").Result()
+	if err != nil || ttl <= 9*time.Minute || ttl > 10*time.Minute {
+		t.Errorf("redis TTL %v (%v), want about 10m", ttl, err)
+	}
+
+	// A new instance loads the current blocks at start-up.
+	cfgC := sharedConfig(srv.Addr(), clock)
+	closeClient(t, cfgC.Redis)
+	c := newTestBlockList(t, cfgC)
+	if _, _, ok := c.Blocked("203.0.113.7"); !ok {
+		t.Error("a starting instance did not load the shared block")
+	}
+
+	// Unblocking on B lifts the block everywhere.
+	if err := b.Unblock(ctx, "203.0.113.7"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "unblock on B reaching A", func() bool { _, _, ok := a.Blocked("203.0.113.7"); return !ok })
+	if n, _ := rdb.Exists(ctx, "neko:block:203.0.113.7").Result(); n != 0 {
+		t.Error("unblocked key still in redis")
+	}
+
+	// Expiry: every instance stops refusing when the clock passes Until.
+	if err := a.Block(ctx, "203.0.113.8", "rate", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "second block reaching B", func() bool { _, _, ok := b.Blocked("203.0.113.8"); return ok })
+	clock.Advance(time.Minute)
+	for name, bl := range map[string]*BlockList{"A": a, "B": b, "C": c} {
+		if _, _, ok := bl.Blocked("203.0.113.8"); ok {
+			t.Errorf("%s still refuses an expired block", name)
+		}
+	}
+
+	// A resync reconciles: an address deleted behind the list's back (key
+	// expired in Redis) leaves memory, the index set is pruned.
+	if err := a.Block(ctx, "203.0.113.9", "x", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "third block reaching B", func() bool { _, _, ok := b.Blocked("203.0.113.9"); return ok })
+	if err := rdb.Del(ctx, "neko:block:203.0.113.9").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := b.Blocked("203.0.113.9"); ok {
+		t.Error("resync kept a block gone from redis")
+	}
+	if ok, _ := rdb.SIsMember(ctx, "neko:blocks", "203.0.113.9").Result(); ok {
+		t.Error("index set not pruned")
+	}
+}
+
+func TestBlockListRedisDown(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := newFakeClock()
+	cfg := sharedConfig(srv.Addr(), clock)
+	cfg.RedisTimeout = 200 * time.Millisecond
+	closeClient(t, cfg.Redis)
+	a := newTestBlockList(t, cfg)
+	ctx := t.Context()
+
+	srv.Stop()
+	if err := a.Block(ctx, "192.0.2.77", "while down", time.Hour); err != nil {
+		t.Fatalf("Block with redis down: %v", err)
+	}
+	if _, _, ok := a.Blocked("192.0.2.77"); !ok {
+		t.Fatal("local block not in force with redis down")
+	}
+	// Later calls skip redis for RetryAfter instead of waiting on it again.
+	begin := time.Now()
+	if err := a.Block(ctx, "192.0.2.78", "while down", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Unblock(ctx, "192.0.2.78"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d > 100*time.Millisecond {
+		t.Errorf("block and unblock with redis known down took %v", d)
+	}
+	if err := a.Sync(ctx); err == nil {
+		t.Error("Sync with redis down reported no error")
+	}
+	if _, _, ok := a.Blocked("192.0.2.77"); !ok {
+		t.Fatal("failed resync dropped the local block")
+	}
+
+	// Back: the next resync pushes what happened meanwhile.
+	srv.Restart()
+	if err := a.Sync(ctx); err != nil {
+		t.Fatalf("Sync after restart: %v", err)
+	}
+	rdb := srv.Client(t)
+	if n, _ := rdb.Exists(ctx, "neko:block:192.0.2.77").Result(); n != 1 {
+		t.Error("block made during the outage not pushed to redis")
+	}
+	cfgB := sharedConfig(srv.Addr(), clock)
+	closeClient(t, cfgB.Redis)
+	b := newTestBlockList(t, cfgB)
+	if _, _, ok := b.Blocked("192.0.2.77"); !ok {
+		t.Error("other instance does not see the block made during the outage")
+	}
+	if _, _, ok := b.Blocked("192.0.2.78"); ok {
+		t.Error("block lifted during the outage resurrected")
+	}
+	// The subscription reconnects by itself and resyncs when it does, so
+	// even an event published before it is back arrives.
+	if err := b.Block(ctx, "192.0.2.79", "after", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "event after reconnect", func() bool { _, _, ok := a.Blocked("192.0.2.79"); return ok })
+}
+
+func TestBlockListValidates(t *testing.T) {
+	for _, cfg := range []BlockListConfig{{DefaultDuration: -1}, {MaxEntries: -1}, {ResyncInterval: -time.Second}} {
+		if b, err := NewBlockList(cfg); err == nil {
+			_ = b.Close(context.Background())
+			t.Errorf("NewBlockList(%+v) accepted", cfg)
+		}
+	}
+	if !errors.Is(context.Canceled, context.Canceled) {
+		t.Fatal("unreachable")
+	}
+}
+
+func BenchmarkBlocked(b *testing.B) {
+	bl := newTestBlockList(b, BlockListConfig{Logger: slog.New(slog.DiscardHandler)})
+	for i := range 10_000 {
+		_ = bl.Block(context.Background(), fmt.Sprintf("10.8.%d.%d", i/256, i%256), "bench", time.Hour)
+	}
+	ips := []string{"10.8.1.1", "192.0.2.1", "10.8.30.7", "198.51.100.4"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			bl.Blocked(ips[i%len(ips)])
+			i++
+		}
+	})
+}

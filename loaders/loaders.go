@@ -1,0 +1,205 @@
+// Package loaders batches the relation lookups of one GraphQL request. A query that lists 100
+// hunts with their target actor asks the target loader for 100 keys; the loader collects the keys
+// that arrive within a short window, deduplicates them, and answers all of them from one `$in`
+// query, returning results in key order. Loaders are built fresh for every request (so one user's
+// results never reach another and nothing is cached past the request) and travel in the request's
+// context.
+package loaders
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/neko-defense/neko/store"
+)
+
+// Store is what the loaders read. store/mongo satisfies it.
+type Store interface {
+	ThreatActorsByKeys(ctx context.Context, keys []string) ([]store.ThreatActor, error)
+	ThreatActorsByIOCs(ctx context.Context, addresses []string) ([]store.ThreatActor, error)
+	HuntsByTargets(ctx context.Context, targets []string, limit int) ([]store.HuntConversation, error)
+	HoneypotTriggersByIPs(ctx context.Context, ips []string, limit int) ([]store.HoneypotTrigger, error)
+	CasePatternsByIDs(ctx context.Context, ids []string) ([]store.CasePattern, error)
+}
+
+// Config tunes the loaders. Zero values take the defaults.
+type Config struct {
+	// Wait is how long a loader collects keys before it queries. Default 1ms: long enough for
+	// the engine to start every item of a list, short next to a database round trip.
+	Wait time.Duration
+	// BatchCapacity is the most keys one query carries. Default 500.
+	BatchCapacity int
+	// PerKeyLimit is the most hunts or triggers fetched per actor or address. Default 50.
+	PerKeyLimit int
+	// BatchTimeout bounds one batch query when the request has no earlier deadline. Default 5s.
+	BatchTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Wait <= 0 {
+		c.Wait = time.Millisecond
+	}
+	if c.BatchCapacity <= 0 {
+		c.BatchCapacity = 500
+	}
+	if c.PerKeyLimit <= 0 {
+		c.PerKeyLimit = 50
+	}
+	if c.BatchTimeout <= 0 {
+		c.BatchTimeout = 5 * time.Second
+	}
+}
+
+// Loaders are one request's dataloaders, one per relation.
+type Loaders struct {
+	// ActorByKey finds a threat actor by actor_id or name (HuntConversationType.target).
+	ActorByKey *dataloader.Loader[string, *store.ThreatActor]
+	// ActorByIOC finds the threat actor listing an address among its IOCs (HoneypotTriggerType.actor).
+	ActorByIOC *dataloader.Loader[string, *store.ThreatActor]
+	// HuntsByTarget lists the hunts whose target_actor is the key, newest first (ThreatActorType.hunts).
+	HuntsByTarget *dataloader.Loader[string, []store.HuntConversation]
+	// TriggersByIP lists the triggers from an address, newest first (ThreatActorType.honeypotTriggers).
+	TriggersByIP *dataloader.Loader[string, []store.HoneypotTrigger]
+	// PatternByID finds a case pattern by pattern_id (CasePatternType.related).
+	PatternByID *dataloader.Loader[string, *store.CasePattern]
+}
+
+// New builds the loaders of one request. batchCtx is the request's context: every batch runs
+// under a context derived from it (its values and deadline, capped by BatchTimeout) but detached
+// from its cancellation, so the first caller to join a batch does not decide the batch's fate
+// for the callers that joined after it.
+func New(batchCtx context.Context, s Store, cfg Config) *Loaders {
+	cfg.defaults()
+	detached := context.WithoutCancel(batchCtx)
+	deadline, hasDeadline := batchCtx.Deadline()
+	batchContext := func() (context.Context, context.CancelFunc) {
+		if hasDeadline {
+			return context.WithDeadline(detached, minTime(deadline, time.Now().Add(cfg.BatchTimeout)))
+		}
+		return context.WithTimeout(detached, cfg.BatchTimeout)
+	}
+	opts := func() []dataloader.Option[string, *store.ThreatActor] {
+		return []dataloader.Option[string, *store.ThreatActor]{
+			dataloader.WithWait[string, *store.ThreatActor](cfg.Wait),
+			dataloader.WithBatchCapacity[string, *store.ThreatActor](cfg.BatchCapacity),
+		}
+	}
+	return &Loaders{
+		ActorByKey: dataloader.NewBatchedLoader(batch(batchContext, func(ctx context.Context, keys []string) (map[string]*store.ThreatActor, error) {
+			actors, err := s.ThreatActorsByKeys(ctx, keys)
+			if err != nil {
+				return nil, err
+			}
+			m := make(map[string]*store.ThreatActor, 2*len(actors))
+			for i := range actors {
+				a := &actors[i]
+				if _, ok := m[a.Name]; !ok {
+					m[a.Name] = a
+				}
+				m[a.ActorID] = a // an id match wins over a name match
+			}
+			return m, nil
+		}), opts()...),
+		ActorByIOC: dataloader.NewBatchedLoader(batch(batchContext, func(ctx context.Context, addrs []string) (map[string]*store.ThreatActor, error) {
+			actors, err := s.ThreatActorsByIOCs(ctx, addrs)
+			if err != nil {
+				return nil, err
+			}
+			m := make(map[string]*store.ThreatActor, len(addrs))
+			for i := range actors {
+				for _, ioc := range actors[i].IOCs {
+					if _, ok := m[ioc]; !ok {
+						m[ioc] = &actors[i]
+					}
+				}
+			}
+			return m, nil
+		}), opts()...),
+		HuntsByTarget: dataloader.NewBatchedLoader(batch(batchContext, func(ctx context.Context, targets []string) (map[string][]store.HuntConversation, error) {
+			hunts, err := s.HuntsByTargets(ctx, targets, cfg.PerKeyLimit)
+			if err != nil {
+				return nil, err
+			}
+			return groupLimited(hunts, func(h store.HuntConversation) string { return h.TargetActor }, cfg.PerKeyLimit), nil
+		}), dataloader.WithWait[string, []store.HuntConversation](cfg.Wait), dataloader.WithBatchCapacity[string, []store.HuntConversation](cfg.BatchCapacity)),
+		TriggersByIP: dataloader.NewBatchedLoader(batch(batchContext, func(ctx context.Context, ips []string) (map[string][]store.HoneypotTrigger, error) {
+			ts, err := s.HoneypotTriggersByIPs(ctx, ips, cfg.PerKeyLimit)
+			if err != nil {
+				return nil, err
+			}
+			return groupLimited(ts, func(t store.HoneypotTrigger) string { return t.IPAddress }, cfg.PerKeyLimit), nil
+		}), dataloader.WithWait[string, []store.HoneypotTrigger](cfg.Wait), dataloader.WithBatchCapacity[string, []store.HoneypotTrigger](cfg.BatchCapacity)),
+		PatternByID: dataloader.NewBatchedLoader(batch(batchContext, func(ctx context.Context, ids []string) (map[string]*store.CasePattern, error) {
+			ps, err := s.CasePatternsByIDs(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			m := make(map[string]*store.CasePattern, len(ps))
+			for i := range ps {
+				m[ps[i].PatternID] = &ps[i]
+			}
+			return m, nil
+		}), dataloader.WithWait[string, *store.CasePattern](cfg.Wait), dataloader.WithBatchCapacity[string, *store.CasePattern](cfg.BatchCapacity)),
+	}
+}
+
+// batch adapts a "fetch these keys into a map" function to dataloader's BatchFunc contract:
+// results in key order, one per key, a missing key giving the zero value (nil, or an empty list).
+// The dataloader has already deduplicated keys within a batch.
+func batch[V any](newCtx func() (context.Context, context.CancelFunc), fetch func(ctx context.Context, keys []string) (map[string]V, error)) dataloader.BatchFunc[string, V] {
+	return func(_ context.Context, keys []string) []*dataloader.Result[V] {
+		ctx, cancel := newCtx()
+		defer cancel()
+		m, err := fetch(ctx, keys)
+		out := make([]*dataloader.Result[V], len(keys))
+		for i, k := range keys {
+			if err != nil {
+				out[i] = &dataloader.Result[V]{Error: err}
+				continue
+			}
+			out[i] = &dataloader.Result[V]{Data: m[k]}
+		}
+		return out
+	}
+}
+
+// groupLimited groups items by key, keeping their order and at most limit per key.
+func groupLimited[T any](items []T, key func(T) string, limit int) map[string][]T {
+	m := make(map[string][]T)
+	for _, it := range items {
+		k := key(it)
+		if len(m[k]) < limit {
+			m[k] = append(m[k], it)
+		}
+	}
+	return m
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+type loadersKey struct{}
+
+// NewContext returns ctx carrying l.
+func NewContext(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, loadersKey{}, l)
+}
+
+// ErrNoLoaders means a relation was resolved outside a request that set up loaders: a wiring bug.
+var ErrNoLoaders = errors.New("loaders: none in context")
+
+// FromContext returns the request's loaders.
+func FromContext(ctx context.Context) (*Loaders, error) {
+	l, ok := ctx.Value(loadersKey{}).(*Loaders)
+	if !ok {
+		return nil, ErrNoLoaders
+	}
+	return l, nil
+}

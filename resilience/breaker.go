@@ -1,0 +1,190 @@
+package resilience
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// ErrBreakerOpen is returned (wrapped, naming the breaker and wrapping
+// gobreaker's own error) when a Breaker refuses a call: it is open, or it is
+// half-open and its probes are already in flight.
+var ErrBreakerOpen = errors.New("resilience: circuit breaker open")
+
+// State is a Breaker's state. Its numeric value is the value exported on the
+// neko_breaker_state{dependency} gauge: 0 closed, 1 half-open, 2 open.
+type State int
+
+// The states of a Breaker.
+const (
+	StateClosed   State = 0 // calls pass; consecutive failures are counted
+	StateHalfOpen State = 1 // up to MaxRequests probe calls pass
+	StateOpen     State = 2 // calls fail fast with ErrBreakerOpen
+)
+
+// String returns "closed", "half-open" or "open".
+func (s State) String() string {
+	switch s {
+	case StateClosed:
+		return "closed"
+	case StateHalfOpen:
+		return "half-open"
+	case StateOpen:
+		return "open"
+	default:
+		return fmt.Sprintf("State(%d)", int(s))
+	}
+}
+
+// BreakerConfig configures a Breaker. Zero values take the documented
+// defaults; invalid values make NewBreaker fail.
+type BreakerConfig struct {
+	// Name names the dependency in errors and in OnStateChange (the
+	// neko_breaker_state{dependency} label). Required.
+	Name string
+	// MaxRequests is the number of probe calls let through while half-open;
+	// that many consecutive successes close the breaker. 0 means 1.
+	MaxRequests uint32
+	// Interval is how often the failure counts are reset while closed.
+	// 0 means 10s; negative is invalid.
+	Interval time.Duration
+	// Timeout is how long the breaker stays open before it lets probes
+	// through (half-open). 0 means 5s; negative is invalid.
+	Timeout time.Duration
+	// ConsecutiveFailures is the number of consecutive failures that trips a
+	// closed breaker. 0 means 5.
+	ConsecutiveFailures uint32
+	// OnStateChange, when set, is called on every transition, with the
+	// breaker's lock held: it must be quick and must not call the Breaker.
+	OnStateChange func(name string, from, to State)
+}
+
+// Breaker is a circuit breaker for one dependency (github.com/sony/gobreaker
+// v2 underneath). After ConsecutiveFailures failed calls it opens and fails
+// every call fast for Timeout, then lets MaxRequests probes through and
+// closes again if they succeed.
+//
+// Only the dependency's failures count. A call whose caller gave up (its ctx
+// ended, or fn returned context.Canceled) is excluded from the counts: a
+// user closing a browser tab says nothing about MongoDB's health. A
+// context.DeadlineExceeded counts only when the ctx given to Do is still
+// alive, that is when the deadline was the dependency's own (a Guard's
+// per-call timeout), not the caller's.
+//
+// A Breaker is safe for concurrent use.
+type Breaker struct {
+	name string
+	cb   *gobreaker.TwoStepCircuitBreaker[struct{}]
+}
+
+// errCallerGone marks, for gobreaker's IsExcluded, an outcome caused by the
+// caller rather than by the dependency.
+var errCallerGone = errors.New("caller gone")
+
+// errPanicked is recorded as the outcome of a call that panicked.
+var errPanicked = errors.New("panicked")
+
+// NewBreaker validates cfg, applies its defaults and returns a closed Breaker.
+func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("resilience: breaker: Name is required")
+	}
+	if cfg.Interval < 0 {
+		return nil, fmt.Errorf("resilience: breaker %q: Interval must be >= 0, got %v", cfg.Name, cfg.Interval)
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("resilience: breaker %q: Timeout must be >= 0, got %v", cfg.Name, cfg.Timeout)
+	}
+	if cfg.MaxRequests == 0 {
+		cfg.MaxRequests = 1
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = 10 * time.Second
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.ConsecutiveFailures == 0 {
+		cfg.ConsecutiveFailures = 5
+	}
+	threshold := cfg.ConsecutiveFailures
+	st := gobreaker.Settings{
+		Name:        cfg.Name,
+		MaxRequests: cfg.MaxRequests,
+		Interval:    cfg.Interval,
+		Timeout:     cfg.Timeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
+		IsExcluded:  func(err error) bool { return err == errCallerGone },
+	}
+	if f := cfg.OnStateChange; f != nil {
+		st.OnStateChange = func(name string, from, to gobreaker.State) { f(name, fromGobreaker(from), fromGobreaker(to)) }
+	}
+	return &Breaker{name: cfg.Name, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](st)}, nil
+}
+
+// Name returns the breaker's name.
+func (b *Breaker) Name() string { return b.name }
+
+// Do runs fn if the breaker lets it, records the outcome and returns fn's
+// error. When the breaker refuses the call, fn does not run and Do returns an
+// error wrapping ErrBreakerOpen. When ctx has already ended, Do returns
+// ctx.Err() without running fn or using a half-open probe. A panic in fn
+// counts as a failure and is re-raised.
+func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	done, err := b.allow(ctx)
+	if err != nil {
+		return err
+	}
+	returned := false
+	defer func() {
+		if !returned {
+			done(errPanicked)
+		}
+	}()
+	err = fn(ctx)
+	returned = true
+	done(classify(ctx, err))
+	return err
+}
+
+// State returns the breaker's current state.
+func (b *Breaker) State() State { return fromGobreaker(b.cb.State()) }
+
+// allow asks the breaker for permission; a nil error comes with the function
+// that records the (classified) outcome.
+func (b *Breaker) allow(ctx context.Context) (func(error), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	done, err := b.cb.Allow()
+	if err != nil {
+		return nil, fmt.Errorf("breaker %q: %w: %w", b.name, ErrBreakerOpen, err)
+	}
+	return done, nil
+}
+
+// classify maps the outcome of a call made under ctx to what the breaker
+// should record: errCallerGone when the caller, not the dependency, ended it.
+func classify(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return errCallerGone
+	}
+	return err
+}
+
+func fromGobreaker(s gobreaker.State) State {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return StateHalfOpen
+	case gobreaker.StateOpen:
+		return StateOpen
+	default:
+		return StateClosed
+	}
+}

@@ -1,0 +1,476 @@
+package security
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/neko-defense/neko/store"
+)
+
+// API key format: "neko_<id>_<secret>", where id is keyIDBytes random bytes in lowercase hex (no
+// '_', so the first '_' after the id separates it from the secret) and secret is keySecretBytes
+// random bytes in unpadded base64url (which may itself contain '_').
+const (
+	apiKeyPrefix   = "neko_"
+	keyIDBytes     = 6
+	keySecretBytes = 32
+	keyIDLen       = 2 * keyIDBytes
+	keySecretLen   = 43 // base64.RawURLEncoding.EncodedLen(keySecretBytes)
+	apiKeyLen      = len(apiKeyPrefix) + keyIDLen + 1 + keySecretLen
+	maxKeyNameLen  = 100
+	createAttempts = 3
+)
+
+// KeyStore is the persistence the KeyManager needs (store/mongo.Store satisfies it).
+// CreateAPIKey reports a duplicate key id as store.ErrConflict; UpdateAPIKey an unknown one as
+// store.ErrNotFound.
+type KeyStore interface {
+	CreateAPIKey(ctx context.Context, k store.APIKey) error
+	APIKeys(ctx context.Context) ([]store.APIKey, error)
+	UpdateAPIKey(ctx context.Context, keyID string, p store.APIKeyPatch) (store.APIKey, error)
+}
+
+// KeyConfig configures a KeyManager. Zero values take the documented defaults.
+type KeyConfig struct {
+	// Store persists the keys. Required.
+	Store KeyStore
+	// RefreshInterval is how often the in-memory index is reloaded from Store, so that changes
+	// made by other instances are seen even if a change notification is lost. Default 1 minute;
+	// negative disables the periodic reload (Refresh can still be called).
+	RefreshInterval time.Duration
+	// OnChange, when set, is called after every successful Create, Rotate and Revoke, so the
+	// caller can tell other instances to Refresh (cmd/neko publishes on Redis). It runs on the
+	// caller's goroutine and should not block.
+	OnChange func()
+	// Audit, when set, receives a security event for every Create, Rotate and Revoke, with the
+	// actor taken from the ctx (FromContext and ClientAddr).
+	Audit *AuditLog
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger reports failed periodic reloads and unreadable stored keys. Nil discards.
+	Logger *slog.Logger
+}
+
+// KeyState is where an API key is in its life.
+type KeyState string
+
+// The key states. Only KeyActive and KeyGrace keys authenticate.
+const (
+	KeyActive  KeyState = "active"
+	KeyGrace   KeyState = "grace" // rotated: works until GraceUntil
+	KeyRevoked KeyState = "revoked"
+	KeyExpired KeyState = "expired" // past ExpiresAt, or rotated and past GraceUntil
+)
+
+// APIKeyInfo describes an API key without its secret or hash: what List returns and what the
+// admin GraphQL surface shows.
+type APIKeyInfo struct {
+	ID          string
+	Name        string
+	Role        Role
+	CreatedAt   time.Time
+	CreatedBy   string
+	ExpiresAt   *time.Time
+	RevokedAt   *time.Time
+	RotatedFrom string
+	GraceUntil  *time.Time
+	State       KeyState
+}
+
+// KeyManager creates, rotates and revokes API keys for TV monitors and machines, and verifies them
+// without touching the database: every key's hash, role and validity window live in an in-memory
+// index that is loaded in NewKeyManager, updated by this instance's own changes, reloaded every
+// RefreshInterval and whenever Refresh is called (on another instance's change notification).
+// Between a change on another instance and this instance's Refresh, a revoked key may still be
+// accepted here; the notification keeps that window short, RefreshInterval bounds it.
+//
+// Secrets are 32 random bytes and stored as their SHA-256. A slow password hash (bcrypt, argon2)
+// exists to make guessing a low-entropy human password expensive after a database leak; a 256-bit
+// random secret cannot be guessed at any hash speed, so a fast hash loses nothing there, and it
+// lets every request be verified in well under a microsecond instead of the ~50 ms of CPU bcrypt
+// would cost per request, which would make API keys a denial-of-service lever.
+type KeyManager struct {
+	cfg   KeyConfig
+	index atomic.Pointer[map[string]keyEntry] // replaced whole, never mutated: Verify reads without locks
+	// mu serializes the index's writers (Refresh and the admin operations), so a reload that read
+	// the database before a change cannot overwrite the index after that change was applied.
+	mu sync.Mutex
+	// equal compares hashes; tests observe its calls.
+	equal  func(a, b []byte) bool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// keyEntry is the index's view of one key.
+type keyEntry struct {
+	hash                             [sha256.Size]byte
+	name                             string
+	role                             Role
+	expiresAt, revokedAt, graceUntil time.Time // zero: not set
+}
+
+// state is the key's state at now.
+func (e keyEntry) state(now time.Time) KeyState {
+	switch {
+	case !e.revokedAt.IsZero():
+		return KeyRevoked
+	case !e.expiresAt.IsZero() && !now.Before(e.expiresAt):
+		return KeyExpired
+	case !e.graceUntil.IsZero() && !now.Before(e.graceUntil):
+		return KeyExpired
+	case !e.graceUntil.IsZero():
+		return KeyGrace
+	}
+	return KeyActive
+}
+
+// NewKeyManager validates cfg, loads every key from the store (an error if that fails: starting
+// with an empty index would lock every monitor out) and starts the periodic reload, which Close
+// stops.
+func NewKeyManager(ctx context.Context, cfg KeyConfig) (*KeyManager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("api keys: KeyConfig.Store is required")
+	}
+	if cfg.RefreshInterval == 0 {
+		cfg.RefreshInterval = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &KeyManager{cfg: cfg, equal: func(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }, done: make(chan struct{})}
+	m.index.Store(&map[string]keyEntry{})
+	if err := m.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	life, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	go m.run(life)
+	return m, nil
+}
+
+// run reloads the index every RefreshInterval until Close.
+func (m *KeyManager) run(ctx context.Context) {
+	defer close(m.done)
+	if m.cfg.RefreshInterval < 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(m.cfg.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.Refresh(ctx); err != nil && ctx.Err() == nil {
+				m.cfg.Logger.Warn("api keys: periodic reload failed; keeping the previous index", "err", err)
+			}
+		}
+	}
+}
+
+// Close stops the periodic reload and waits for it, or for ctx.
+func (m *KeyManager) Close(ctx context.Context) error {
+	m.cancel()
+	select {
+	case <-m.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Refresh reloads the index from the store. On error the previous index stays in use.
+func (m *KeyManager) Refresh(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, err := m.reload(ctx)
+	return err
+}
+
+// reload replaces the index with the store's keys and returns them. m.mu must be held.
+func (m *KeyManager) reload(ctx context.Context) ([]store.APIKey, error) {
+	keys, err := m.cfg.Store.APIKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("api keys: reload: %w", err)
+	}
+	idx := make(map[string]keyEntry, len(keys))
+	for _, k := range keys {
+		e, err := entryOf(k)
+		if err != nil {
+			m.cfg.Logger.Error("api keys: skipping unreadable stored key", "key_id", k.KeyID, "err", err)
+			continue
+		}
+		idx[k.KeyID] = e
+	}
+	m.index.Store(&idx)
+	return keys, nil
+}
+
+// put sets one entry in a copy of the index. m.mu must be held.
+func (m *KeyManager) put(k store.APIKey) {
+	e, err := entryOf(k)
+	if err != nil {
+		m.cfg.Logger.Error("api keys: unreadable key", "key_id", k.KeyID, "err", err)
+		return
+	}
+	old := *m.index.Load()
+	idx := make(map[string]keyEntry, len(old)+1)
+	for id, x := range old {
+		idx[id] = x
+	}
+	idx[k.KeyID] = e
+	m.index.Store(&idx)
+}
+
+func entryOf(k store.APIKey) (keyEntry, error) {
+	var e keyEntry
+	h, err := hex.DecodeString(k.Hash)
+	if err != nil || len(h) != sha256.Size {
+		return e, errors.New("hash is not a hex SHA-256")
+	}
+	copy(e.hash[:], h)
+	role, err := ParseRole(k.Role)
+	if err != nil || role == RoleAnonymous {
+		return e, fmt.Errorf("bad role %q", k.Role)
+	}
+	e.name, e.role = k.Name, role
+	e.expiresAt, e.revokedAt, e.graceUntil = deref(k.ExpiresAt), deref(k.RevokedAt), deref(k.GraceUntil)
+	return e, nil
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// Verify checks an API key against the in-memory index and returns its identity: Username
+// "apikey:<name>", the key's role, language "en". Malformed, unknown, revoked, expired and
+// past-grace keys are all ErrInvalidToken. The secret's hash is compared in constant time, and an
+// unknown id costs the same comparison as a known one.
+func (m *KeyManager) Verify(key string) (Identity, error) {
+	id, secret, ok := parseAPIKey(key)
+	if !ok {
+		return Identity{}, fmt.Errorf("%w: malformed api key", ErrInvalidToken)
+	}
+	sum := sha256.Sum256(secret)
+	e, known := (*m.index.Load())[id]
+	match := m.equal(sum[:], e.hash[:]) // e is the zero entry for an unknown id
+	if !known || !match {
+		return Identity{}, fmt.Errorf("%w: unknown api key", ErrInvalidToken)
+	}
+	if st := e.state(m.cfg.Now()); st != KeyActive && st != KeyGrace {
+		return Identity{}, fmt.Errorf("%w: api key %s", ErrInvalidToken, st)
+	}
+	return Identity{Username: "apikey:" + e.name, Role: e.role, Language: "en"}, nil
+}
+
+// parseAPIKey splits "neko_<id>_<secret>" and decodes the secret. ok is false for anything that is
+// not exactly that shape.
+func parseAPIKey(key string) (id string, secret []byte, ok bool) {
+	if len(key) != apiKeyLen || !strings.HasPrefix(key, apiKeyPrefix) {
+		return "", nil, false
+	}
+	id, enc, ok := strings.Cut(key[len(apiKeyPrefix):], "_")
+	if !ok || len(id) != keyIDLen || len(enc) != keySecretLen {
+		return "", nil, false
+	}
+	if _, err := hex.DecodeString(id); err != nil || strings.ToLower(id) != id {
+		return "", nil, false
+	}
+	secret, err := base64.RawURLEncoding.Strict().DecodeString(enc)
+	if err != nil || len(secret) != keySecretBytes {
+		return "", nil, false
+	}
+	return id, secret, true
+}
+
+// Create makes a key that never expires; see CreateExpiring.
+func (m *KeyManager) Create(ctx context.Context, name string, role Role, createdBy string) (string, APIKeyInfo, error) {
+	return m.CreateExpiring(ctx, name, role, createdBy, time.Time{})
+}
+
+// CreateExpiring makes a new key named name (1 to 100 characters) with role (viewer, analyst or
+// admin), expiring at expiresAt (zero: never). It returns the key's plaintext, which is shown
+// once and never stored, and its description.
+func (m *KeyManager) CreateExpiring(ctx context.Context, name string, role Role, createdBy string, expiresAt time.Time) (string, APIKeyInfo, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len([]rune(name)) > maxKeyNameLen {
+		return "", APIKeyInfo{}, fmt.Errorf("create api key: name must be 1 to %d characters: %w", maxKeyNameLen, store.ErrInvalid)
+	}
+	if role <= RoleAnonymous || role > RoleAdmin {
+		return "", APIKeyInfo{}, fmt.Errorf("create api key: role %v: %w", role, store.ErrInvalid)
+	}
+	k := store.APIKey{Name: name, Role: role.String(), CreatedBy: createdBy}
+	if !expiresAt.IsZero() {
+		k.ExpiresAt = &expiresAt
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	plain, k, err := m.insert(ctx, k)
+	if err != nil {
+		return "", APIKeyInfo{}, err
+	}
+	m.changed(ctx, "api_key_create", k.KeyID)
+	return plain, m.info(k), nil
+}
+
+// insert fills k's id, hash and creation time, stores it and adds it to the index. m.mu must be
+// held.
+func (m *KeyManager) insert(ctx context.Context, k store.APIKey) (string, store.APIKey, error) {
+	now := m.cfg.Now().UTC().Truncate(time.Millisecond)
+	k.CreatedAt = now
+	for attempt := 1; ; attempt++ {
+		idRaw, secret := make([]byte, keyIDBytes), make([]byte, keySecretBytes)
+		rand.Read(idRaw)
+		rand.Read(secret)
+		sum := sha256.Sum256(secret)
+		k.KeyID, k.Hash = hex.EncodeToString(idRaw), hex.EncodeToString(sum[:])
+		err := m.cfg.Store.CreateAPIKey(ctx, k)
+		if errors.Is(err, store.ErrConflict) && attempt < createAttempts {
+			continue // a 48-bit id collided: draw again
+		}
+		if err != nil {
+			return "", store.APIKey{}, fmt.Errorf("create api key: %w", err)
+		}
+		m.put(k)
+		return apiKeyPrefix + k.KeyID + "_" + base64.RawURLEncoding.EncodeToString(secret), k, nil
+	}
+}
+
+// List returns every key as stored, oldest first, revoked and expired ones included, and
+// refreshes the index with them on the way. Neither secrets nor hashes are returned.
+func (m *KeyManager) List(ctx context.Context) ([]APIKeyInfo, error) {
+	m.mu.Lock()
+	keys, err := m.reload(ctx)
+	m.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	out := make([]APIKeyInfo, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, m.info(k))
+	}
+	return out, nil
+}
+
+// Rotate replaces the active key id by a new key with the same name, role, creator and expiry
+// (RotatedFrom id) and returns the new plaintext. The old key keeps working for grace (0: it stops
+// at once), then fails. Rotating an unknown key is store.ErrNotFound; a revoked, expired or
+// already rotated one ErrKeyInactive.
+//
+// Without transactions the two writes are not atomic: the new key is stored first, so a failure
+// in between leaves both keys valid (never neither), and Rotate reports the error.
+func (m *KeyManager) Rotate(ctx context.Context, id string, grace time.Duration) (string, APIKeyInfo, error) {
+	if grace < 0 {
+		return "", APIKeyInfo{}, fmt.Errorf("rotate api key: negative grace: %w", store.ErrInvalid)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, err := m.find(ctx, id)
+	if err != nil {
+		return "", APIKeyInfo{}, fmt.Errorf("rotate api key: %w", err)
+	}
+	e, err := entryOf(old)
+	if err != nil {
+		return "", APIKeyInfo{}, fmt.Errorf("rotate api key %s: %w", id, err)
+	}
+	if e.state(m.cfg.Now()) != KeyActive {
+		return "", APIKeyInfo{}, fmt.Errorf("rotate api key %s: %w", id, ErrKeyInactive)
+	}
+	plain, k, err := m.insert(ctx, store.APIKey{Name: old.Name, Role: old.Role, CreatedBy: old.CreatedBy, ExpiresAt: old.ExpiresAt, RotatedFrom: old.KeyID})
+	if err != nil {
+		return "", APIKeyInfo{}, fmt.Errorf("rotate api key %s: %w", id, err)
+	}
+	until := m.cfg.Now().UTC().Add(grace).Truncate(time.Millisecond)
+	updated, err := m.cfg.Store.UpdateAPIKey(ctx, old.KeyID, store.APIKeyPatch{GraceUntil: &until})
+	if err != nil {
+		m.changed(ctx, "api_key_create", k.KeyID)
+		return "", APIKeyInfo{}, fmt.Errorf("rotate api key %s: new key %s created, old key not retired: %w", id, k.KeyID, err)
+	}
+	m.put(updated)
+	m.changed(ctx, "api_key_rotate", old.KeyID)
+	return plain, m.info(k), nil
+}
+
+// Revoke stops the key id at once (on other instances, at their next Refresh). Revoking a revoked
+// key is a no-op; an unknown key is store.ErrNotFound.
+func (m *KeyManager) Revoke(ctx context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, err := m.find(ctx, id)
+	if err != nil {
+		return fmt.Errorf("revoke api key: %w", err)
+	}
+	if k.RevokedAt != nil {
+		return nil
+	}
+	now := m.cfg.Now().UTC().Truncate(time.Millisecond)
+	updated, err := m.cfg.Store.UpdateAPIKey(ctx, id, store.APIKeyPatch{RevokedAt: &now})
+	if err != nil {
+		return fmt.Errorf("revoke api key: %w", err)
+	}
+	m.put(updated)
+	m.changed(ctx, "api_key_revoke", id)
+	return nil
+}
+
+// find reloads the index and returns the stored key id, or store.ErrNotFound. m.mu must be held.
+func (m *KeyManager) find(ctx context.Context, id string) (store.APIKey, error) {
+	keys, err := m.reload(ctx)
+	if err != nil {
+		return store.APIKey{}, err
+	}
+	for _, k := range keys {
+		if k.KeyID == id {
+			return k, nil
+		}
+	}
+	return store.APIKey{}, fmt.Errorf("api key %q: %w", id, store.ErrNotFound)
+}
+
+// changed audits an admin operation and notifies OnChange.
+func (m *KeyManager) changed(ctx context.Context, action, keyID string) {
+	if m.cfg.Audit != nil {
+		ev := AuditEvent{
+			Level: LevelInfo, Category: CategorySecurity, Action: action, Result: ResultSuccess,
+			Actor:    AuditActor{IP: ClientAddr(ctx), UserID: FromContext(ctx).Username},
+			Resource: AuditResource{Type: "api_key", ID: keyID},
+			Tags:     []string{"api-key"},
+		}
+		m.cfg.Audit.Record(ev)
+	}
+	if m.cfg.OnChange != nil {
+		m.cfg.OnChange()
+	}
+}
+
+// info describes k at the current time.
+func (m *KeyManager) info(k store.APIKey) APIKeyInfo {
+	role, _ := ParseRole(k.Role)
+	in := APIKeyInfo{
+		ID: k.KeyID, Name: k.Name, Role: role, CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy,
+		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, RotatedFrom: k.RotatedFrom, GraceUntil: k.GraceUntil,
+		State: KeyRevoked,
+	}
+	if e, err := entryOf(k); err == nil {
+		in.State = e.state(m.cfg.Now())
+	}
+	return in
+}

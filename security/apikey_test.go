@@ -1,0 +1,440 @@
+package security
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neko-defense/neko/store"
+)
+
+// fakeKeys is an in-memory KeyStore that counts reads, so tests can prove Verify never reads.
+type fakeKeys struct {
+	mu    sync.Mutex // guards keys, reads, err
+	keys  []store.APIKey
+	reads int
+	err   error
+	read  chan struct{} // when set, signalled (non-blocking) after every APIKeys call
+}
+
+func (f *fakeKeys) CreateAPIKey(_ context.Context, k store.APIKey) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	for _, x := range f.keys {
+		if x.KeyID == k.KeyID {
+			return store.ErrConflict
+		}
+	}
+	f.keys = append(f.keys, k)
+	return nil
+}
+
+func (f *fakeKeys) APIKeys(context.Context) ([]store.APIKey, error) {
+	f.mu.Lock()
+	f.reads++
+	out, err := append([]store.APIKey(nil), f.keys...), f.err
+	f.mu.Unlock()
+	if f.read != nil {
+		select {
+		case f.read <- struct{}{}:
+		default:
+		}
+	}
+	return out, err
+}
+
+func (f *fakeKeys) UpdateAPIKey(_ context.Context, id string, p store.APIKeyPatch) (store.APIKey, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return store.APIKey{}, f.err
+	}
+	for i, k := range f.keys {
+		if k.KeyID == id {
+			if p.RevokedAt != nil {
+				k.RevokedAt = p.RevokedAt
+			}
+			if p.GraceUntil != nil {
+				k.GraceUntil = p.GraceUntil
+			}
+			f.keys[i] = k
+			return k, nil
+		}
+	}
+	return store.APIKey{}, store.ErrNotFound
+}
+
+func (f *fakeKeys) readCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads
+}
+
+func newTestKeys(t *testing.T, st *fakeKeys, clock *fakeClock, mutate ...func(*KeyConfig)) *KeyManager {
+	t.Helper()
+	cfg := KeyConfig{Store: st, Now: clock.Now, RefreshInterval: -1}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	m, err := NewKeyManager(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return m
+}
+
+func mustVerify(t *testing.T, m *KeyManager, key string, want Identity) {
+	t.Helper()
+	id, err := m.Verify(key)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if id != want {
+		t.Fatalf("identity = %+v, want %+v", id, want)
+	}
+}
+
+func mustReject(t *testing.T, m *KeyManager, key string) {
+	t.Helper()
+	if id, err := m.Verify(key); !errors.Is(err, ErrInvalidToken) || id != (Identity{}) {
+		t.Fatalf("Verify = %+v, %v; want ErrInvalidToken", id, err)
+	}
+}
+
+func TestAPIKeyCreateVerifyList(t *testing.T) {
+	ctx := context.Background()
+	st, clock := &fakeKeys{}, newFakeClock()
+	changes := 0
+	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func() { changes++ } })
+
+	key, info, err := m.Create(ctx, "lobby tv", RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(key, "neko_"+info.ID+"_") || len(key) != apiKeyLen {
+		t.Fatalf("key %q does not have the format neko_<id>_<secret>", key)
+	}
+	if info.Name != "lobby tv" || info.Role != RoleViewer || info.CreatedBy != "admin" || info.State != KeyActive ||
+		!info.CreatedAt.Equal(clock.Now()) || info.ExpiresAt != nil {
+		t.Fatalf("info = %+v", info)
+	}
+	if changes != 1 {
+		t.Fatalf("OnChange calls = %d, want 1", changes)
+	}
+	reads := st.readCount()
+	for range 100 {
+		mustVerify(t, m, key, Identity{Username: "apikey:lobby tv", Role: RoleViewer, Language: "en"})
+	}
+	if st.readCount() != reads {
+		t.Fatal("Verify read the store")
+	}
+
+	// The store has the hash, never the secret; List has neither.
+	secret := key[len("neko_")+keyIDLen+1:]
+	stored := st.keys[0]
+	if stored.Hash == "" || strings.Contains(fmt.Sprintf("%+v", stored), secret) {
+		t.Fatalf("stored key leaks the secret: %+v", stored)
+	}
+	list, err := m.List(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	if s := fmt.Sprintf("%+v", list); strings.Contains(s, secret) || strings.Contains(s, stored.Hash) {
+		t.Fatalf("List leaks the secret or hash: %s", s)
+	}
+	if list[0].ID != info.ID || list[0].State != KeyActive {
+		t.Fatalf("List[0] = %+v", list[0])
+	}
+
+	// Two keys never share an id or secret.
+	key2, info2, err := m.Create(ctx, "ingest", RoleAnalyst, "admin")
+	if err != nil || info2.ID == info.ID || key2 == key {
+		t.Fatalf("second key %q (%v)", key2, err)
+	}
+	mustVerify(t, m, key2, Identity{Username: "apikey:ingest", Role: RoleAnalyst, Language: "en"})
+}
+
+func TestAPIKeyCreateValidates(t *testing.T) {
+	m := newTestKeys(t, &fakeKeys{}, newFakeClock())
+	for name, c := range map[string]struct {
+		name string
+		role Role
+	}{
+		"empty name":     {"  ", RoleViewer},
+		"long name":      {strings.Repeat("x", 101), RoleViewer},
+		"anonymous role": {"tv", RoleAnonymous},
+		"unknown role":   {"tv", Role(9)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, _, err := m.Create(context.Background(), c.name, c.role, "admin"); !errors.Is(err, store.ErrInvalid) {
+				t.Fatalf("err = %v, want store.ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestAPIKeyRotate(t *testing.T) {
+	ctx := context.Background()
+	st, clock := &fakeKeys{}, newFakeClock()
+	changes := 0
+	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func() { changes++ } })
+	oldKey, oldInfo, err := m.Create(ctx, "hall tv", RoleViewer, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, newInfo, err := m.Rotate(ctx, oldInfo.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if newKey == oldKey || newInfo.RotatedFrom != oldInfo.ID || newInfo.Name != "hall tv" || newInfo.Role != RoleViewer ||
+		newInfo.CreatedBy != "ops" || newInfo.State != KeyActive {
+		t.Fatalf("new key info = %+v", newInfo)
+	}
+	if changes != 2 {
+		t.Fatalf("OnChange calls = %d, want 2", changes)
+	}
+	want := Identity{Username: "apikey:hall tv", Role: RoleViewer, Language: "en"}
+	mustVerify(t, m, oldKey, want) // within grace
+	mustVerify(t, m, newKey, want)
+
+	list, err := m.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]KeyState{}
+	for _, k := range list {
+		states[k.ID] = k.State
+	}
+	if states[oldInfo.ID] != KeyGrace || states[newInfo.ID] != KeyActive {
+		t.Fatalf("states = %v", states)
+	}
+
+	// A key already rotated cannot be rotated again (no second successor).
+	if _, _, err := m.Rotate(ctx, oldInfo.ID, time.Hour); !errors.Is(err, ErrKeyInactive) {
+		t.Fatalf("rotate rotated key: err = %v, want ErrKeyInactive", err)
+	}
+
+	clock.Advance(time.Hour - time.Second)
+	mustVerify(t, m, oldKey, want)
+	clock.Advance(time.Second)
+	mustReject(t, m, oldKey) // grace over
+	mustVerify(t, m, newKey, want)
+
+	// Zero grace: the old key stops at once.
+	k3, _, err := m.Rotate(ctx, newInfo.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustReject(t, m, newKey)
+	mustVerify(t, m, k3, want)
+
+	if _, _, err := m.Rotate(ctx, "000000000000", time.Hour); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rotate unknown: err = %v, want store.ErrNotFound", err)
+	}
+	if _, _, err := m.Rotate(ctx, newInfo.ID, -time.Second); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("negative grace: err = %v", err)
+	}
+}
+
+func TestAPIKeyRevoke(t *testing.T) {
+	ctx := context.Background()
+	st, clock := &fakeKeys{}, newFakeClock()
+	changes := 0
+	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func() { changes++ } })
+	key, info, err := m.Create(ctx, "kiosk", RoleAnalyst, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Revoke(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	mustReject(t, m, key)
+	if err := m.Revoke(ctx, info.ID); err != nil {
+		t.Fatalf("second revoke: %v", err)
+	}
+	if changes != 2 {
+		t.Fatalf("OnChange calls = %d, want 2 (create, first revoke)", changes)
+	}
+	if err := m.Revoke(ctx, "000000000000"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke unknown: err = %v", err)
+	}
+	if _, _, err := m.Rotate(ctx, info.ID, time.Hour); !errors.Is(err, ErrKeyInactive) {
+		t.Fatalf("rotate revoked: err = %v, want ErrKeyInactive", err)
+	}
+	list, _ := m.List(ctx)
+	if len(list) != 1 || list[0].State != KeyRevoked || list[0].RevokedAt == nil || !list[0].RevokedAt.Equal(clock.Now()) {
+		t.Fatalf("List = %+v", list)
+	}
+}
+
+func TestAPIKeyExpiry(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := newTestKeys(t, &fakeKeys{}, clock)
+	key, info, err := m.CreateExpiring(ctx, "temp", RoleViewer, "admin", clock.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ExpiresAt == nil {
+		t.Fatal("no ExpiresAt")
+	}
+	mustVerify(t, m, key, Identity{Username: "apikey:temp", Role: RoleViewer, Language: "en"})
+	clock.Advance(time.Hour)
+	mustReject(t, m, key)
+	if _, _, err := m.Rotate(ctx, info.ID, time.Hour); !errors.Is(err, ErrKeyInactive) {
+		t.Fatalf("rotate expired: err = %v", err)
+	}
+}
+
+func TestAPIKeyRejectsMalformedAndTampered(t *testing.T) {
+	m := newTestKeys(t, &fakeKeys{}, newFakeClock())
+	key, info, err := m.Create(context.Background(), "tv", RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := key[len(key)-keySecretLen:]
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		return string(b)
+	}
+	cases := map[string]string{
+		"empty":             "",
+		"prefix only":       "neko_",
+		"wrong prefix":      "nyan_" + key[5:],
+		"no secret":         "neko_" + info.ID + "_",
+		"no separator":      "neko_" + info.ID + secret + "x",
+		"short secret":      key[:len(key)-1],
+		"long secret":       key + "A",
+		"uppercase id":      "neko_" + strings.ToUpper(info.ID) + "_" + secret,
+		"padded secret":     "neko_" + info.ID + "_" + secret[:len(secret)-1] + "=",
+		"bad base64":        "neko_" + info.ID + "_" + secret[:len(secret)-1] + "!",
+		"tampered secret":   flip(key, len(key)-5),
+		"tampered id":       flip(key, len("neko_")),
+		"unknown id":        "neko_000000000000_" + secret,
+		"jwt-looking value": "eyJhbGciOiJIUzI1NiJ9.e30.x",
+	}
+	for name, k := range cases {
+		t.Run(name, func(t *testing.T) { mustReject(t, m, k) })
+	}
+}
+
+// TestAPIKeyConstantTimeCompare checks that a wrong secret for a known id and any secret for an
+// unknown id both cost exactly one full-length hash comparison, done by the manager's
+// constant-time compare, so timing reveals neither which ids exist nor how much of a hash matched.
+func TestAPIKeyConstantTimeCompare(t *testing.T) {
+	m := newTestKeys(t, &fakeKeys{}, newFakeClock())
+	key, _, err := m.Create(context.Background(), "tv", RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.equal([]byte("same"), []byte("same")) || m.equal([]byte("same"), []byte("diff")) {
+		t.Fatal("default equal is wrong")
+	}
+	var lens [][2]int
+	inner := m.equal
+	m.equal = func(a, b []byte) bool {
+		lens = append(lens, [2]int{len(a), len(b)})
+		return inner(a, b)
+	}
+	secret := key[len(key)-keySecretLen:]
+	wrong := "neko_" + key[5:5+keyIDLen] + "_" + strings.Repeat("A", keySecretLen-1) + "E"
+	for name, k := range map[string]string{"wrong secret": wrong, "unknown id": "neko_abcdefabcdef_" + secret, "right": key} {
+		lens = nil
+		_, _ = m.Verify(k)
+		if len(lens) != 1 || lens[0] != [2]int{32, 32} {
+			t.Errorf("%s: comparisons %v, want one of 32 vs 32 bytes", name, lens)
+		}
+	}
+}
+
+// TestAPIKeyRefreshAcrossInstances wires OnChange of one instance to Refresh of another, as the
+// Redis notification does in production.
+func TestAPIKeyRefreshAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	st, clock := &fakeKeys{}, newFakeClock()
+	other := newTestKeys(t, st, clock)
+	var refreshErr error
+	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func() { refreshErr = other.Refresh(ctx) } })
+	key, info, err := m.Create(ctx, "tv", RoleViewer, "admin")
+	if err != nil || refreshErr != nil {
+		t.Fatal(err, refreshErr)
+	}
+	mustVerify(t, other, key, Identity{Username: "apikey:tv", Role: RoleViewer, Language: "en"})
+	if err := m.Revoke(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	mustReject(t, other, key)
+
+	// A failed reload keeps the previous index.
+	key2, _, err := m.Create(ctx, "tv2", RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	st.err = errors.New("db down")
+	st.mu.Unlock()
+	if err := other.Refresh(ctx); err == nil {
+		t.Fatal("Refresh hid the store error")
+	}
+	mustVerify(t, other, key2, Identity{Username: "apikey:tv2", Role: RoleViewer, Language: "en"})
+}
+
+func TestAPIKeyPeriodicRefresh(t *testing.T) {
+	st := &fakeKeys{read: make(chan struct{}, 1)}
+	clock := newFakeClock()
+	writer := newTestKeys(t, &fakeKeys{}, clock)
+	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.RefreshInterval = time.Millisecond })
+	// Create a key elsewhere and put it straight in m's store: only the periodic reload can
+	// bring it into m's index.
+	key, _, err := writer.Create(context.Background(), "tv", RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer.cfg.Store.(*fakeKeys).mu.Lock()
+	k := writer.cfg.Store.(*fakeKeys).keys[0]
+	writer.cfg.Store.(*fakeKeys).mu.Unlock()
+	st.mu.Lock()
+	st.keys = append(st.keys, k)
+	st.mu.Unlock()
+	timeout := time.After(10 * time.Second)
+	for reloads := 0; reloads < 2; reloads++ { // the second reload surely began after the insert
+		select {
+		case <-st.read:
+		case <-timeout:
+			t.Fatal("no periodic reload")
+		}
+	}
+	mustVerify(t, m, key, Identity{Username: "apikey:tv", Role: RoleViewer, Language: "en"})
+}
+
+func TestNewKeyManager(t *testing.T) {
+	if _, err := NewKeyManager(context.Background(), KeyConfig{}); err == nil {
+		t.Fatal("missing store accepted")
+	}
+	if _, err := NewKeyManager(context.Background(), KeyConfig{Store: &fakeKeys{err: errors.New("down")}}); err == nil {
+		t.Fatal("failed initial load accepted")
+	}
+	// Unreadable stored keys are skipped, not fatal.
+	st := &fakeKeys{keys: []store.APIKey{{KeyID: "aaaaaaaaaaaa", Hash: "zz", Role: "viewer"}, {KeyID: "bbbbbbbbbbbb", Hash: strings.Repeat("0", 64), Role: "root"}}}
+	m := newTestKeys(t, st, newFakeClock())
+	if n := len(*m.index.Load()); n != 0 {
+		t.Fatalf("index has %d entries, want 0", n)
+	}
+}

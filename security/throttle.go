@@ -1,0 +1,173 @@
+package security
+
+import (
+	"container/list"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ThrottleConfig configures login throttling. Zero values take the documented defaults.
+//
+// Each username and each client address has a token bucket of Per<kind> tokens that refills at
+// Per<kind> tokens per Window. A login attempt takes one token from both buckets before any
+// password work; a successful login gives them back, so only failures count. With the defaults a
+// username may fail 5 times in a burst and then once every 12 s; an address 20 times, then once
+// every 3 s.
+//
+// The per-username limit is what stops a distributed guessing attack on one account; its price is
+// that anyone can keep a known username throttled by failing on purpose (the account is not locked:
+// the legitimate user is refused only while the bucket is empty, and a success refunds the token).
+type ThrottleConfig struct {
+	// PerUser is the burst and per-Window refill of failed logins per username. Default 5.
+	PerUser int
+	// PerAddr is the burst and per-Window refill of failed logins per client address (see
+	// WithClientAddr). Default 20. Attempts without an address are limited per username only.
+	PerAddr int
+	// Window is the refill period. Default 1 minute.
+	Window time.Duration
+	// MaxKeys bounds the usernames and, separately, the addresses tracked. When a table is full,
+	// the least recently used entry is forgotten (usually one whose bucket is already full again,
+	// which carries no state). Default 100_000 each: a few MB at most.
+	MaxKeys int
+	// Disabled turns throttling off.
+	Disabled bool
+}
+
+// maxThrottleKeyLen caps the bytes of a username or address used as a key, so an attacker's
+// megabyte-long usernames cannot inflate the table.
+const maxThrottleKeyLen = 128
+
+func (c *ThrottleConfig) setDefaults() error {
+	if c.PerUser < 0 || c.PerAddr < 0 || c.Window < 0 || c.MaxKeys < 0 {
+		return errors.New("auth: throttle settings must not be negative")
+	}
+	if c.PerUser == 0 {
+		c.PerUser = 5
+	}
+	if c.PerAddr == 0 {
+		c.PerAddr = 20
+	}
+	if c.Window == 0 {
+		c.Window = time.Minute
+	}
+	if c.MaxKeys == 0 {
+		c.MaxKeys = 100_000
+	}
+	return nil
+}
+
+// throttle is the login failure limiter.
+//
+// It is a token bucket written here rather than golang.org/x/time/rate because a login must
+// reserve a token *before* the bcrypt work (otherwise a hundred concurrent guesses would all pass a
+// "tokens left?" check and all be verified) and refund it on success, some milliseconds later.
+// rate.Reservation.CancelAt only refunds when cancelled at the reservation instant, which makes
+// that pattern fragile.
+type throttle struct {
+	cfg ThrottleConfig
+	mu  sync.Mutex // guards users, addrs and every bucket in them
+	users,
+	addrs *bucketTable
+}
+
+func newThrottle(cfg ThrottleConfig) *throttle {
+	return &throttle{
+		cfg:   cfg,
+		users: newBucketTable(float64(cfg.PerUser), cfg.Window, cfg.MaxKeys),
+		addrs: newBucketTable(float64(cfg.PerAddr), cfg.Window, cfg.MaxKeys),
+	}
+}
+
+// acquire takes one token from the username's bucket and, when addr is not empty, from the
+// address's. ok is false, and nothing is taken, when either bucket is empty. On ok, the caller must
+// call refund if the attempt turns out not to be a failed guess (a success, or an error of ours).
+func (t *throttle) acquire(username, addr string, now time.Time) (refund func(), ok bool) {
+	if t.cfg.Disabled {
+		return func() {}, true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u := t.users.get(throttleKey(strings.ToLower(username)), now)
+	var a *bucket
+	if addr != "" {
+		a = t.addrs.get(throttleKey(addr), now)
+	}
+	if u.tokens < 1 || (a != nil && a.tokens < 1) {
+		return nil, false
+	}
+	u.tokens--
+	if a != nil {
+		a.tokens--
+	}
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		u.give()
+		if a != nil {
+			a.give()
+		}
+	}, true
+}
+
+func throttleKey(s string) string {
+	if len(s) > maxThrottleKeyLen {
+		return s[:maxThrottleKeyLen]
+	}
+	return s
+}
+
+// bucket is one key's token bucket. A bucket that left the table may still be refunded; that
+// changes nothing.
+type bucket struct {
+	key    string
+	tokens float64
+	last   time.Time
+	burst  float64
+}
+
+func (b *bucket) give() { b.tokens = min(b.burst, b.tokens+1) }
+
+// bucketTable is a bounded LRU map of buckets.
+type bucketTable struct {
+	burst  float64
+	perSec float64 // refill rate, tokens per second
+	max    int
+	lru    *list.List               // of *bucket, most recently used at the front
+	byKey  map[string]*list.Element // key -> element of lru
+}
+
+func newBucketTable(burst float64, window time.Duration, maxKeys int) *bucketTable {
+	return &bucketTable{
+		burst:  burst,
+		perSec: burst / window.Seconds(),
+		max:    maxKeys,
+		lru:    list.New(),
+		byKey:  make(map[string]*list.Element),
+	}
+}
+
+// get returns key's bucket refilled up to now, creating a full one (and evicting the least
+// recently used bucket when the table is full) if key is new.
+func (t *bucketTable) get(key string, now time.Time) *bucket {
+	if e, ok := t.byKey[key]; ok {
+		t.lru.MoveToFront(e)
+		b := e.Value.(*bucket)
+		if elapsed := now.Sub(b.last); elapsed > 0 {
+			b.tokens = min(t.burst, b.tokens+elapsed.Seconds()*t.perSec)
+			b.last = now
+		}
+		return b
+	}
+	if t.lru.Len() >= t.max {
+		oldest := t.lru.Back()
+		t.lru.Remove(oldest)
+		delete(t.byKey, oldest.Value.(*bucket).key)
+	}
+	b := &bucket{key: key, tokens: t.burst, last: now, burst: t.burst}
+	t.byKey[key] = t.lru.PushFront(b)
+	return b
+}
+
+func (t *bucketTable) len() int { return t.lru.Len() }

@@ -1,0 +1,171 @@
+package security
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neko-defense/neko/store"
+)
+
+func TestLoginThrottlePerUser(t *testing.T) {
+	clock := newFakeClock()
+	a := newUserAuth(t, newFakeUsers(t, store.User{Username: "alice", PasswordHash: hashOf(t, "alice-pw"), Role: "viewer"}), clock)
+	compares := countCompares(a)
+	// Each failure from a different address: only the per-user bucket can stop them.
+	login := func(i int, pw string) error {
+		ctx := WithClientAddr(context.Background(), fmt.Sprintf("203.0.113.%d", i))
+		_, _, err := a.Login(ctx, "alice", pw, "")
+		return err
+	}
+	for i := range 5 {
+		if err := login(i, "wrong"); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("failure %d: err = %v", i+1, err)
+		}
+	}
+	before := compares.Load()
+	if err := login(6, "wrong"); !errors.Is(err, ErrLoginThrottled) {
+		t.Fatalf("6th failure: err = %v, want ErrLoginThrottled", err)
+	}
+	// Even the right password is refused now, and no bcrypt work is done while throttled.
+	if err := login(7, "alice-pw"); !errors.Is(err, ErrLoginThrottled) {
+		t.Fatalf("right password while throttled: err = %v", err)
+	}
+	if got := compares.Load() - before; got != 0 {
+		t.Fatalf("bcrypt comparisons while throttled = %d, want 0", got)
+	}
+	// The bucket refills at 5 per minute: one attempt after 12 s.
+	clock.Advance(12 * time.Second)
+	if err := login(8, "alice-pw"); err != nil {
+		t.Fatalf("after refill: %v", err)
+	}
+	// The success refunded its token, so another attempt is possible at once.
+	if err := login(9, "wrong"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("after success: err = %v", err)
+	}
+	if err := login(10, "wrong"); !errors.Is(err, ErrLoginThrottled) {
+		t.Fatalf("bucket empty again: err = %v", err)
+	}
+	// Username case does not dodge the limit.
+	ctx := WithClientAddr(context.Background(), "203.0.113.99")
+	if _, _, err := a.Login(ctx, "ALICE", "x", ""); !errors.Is(err, ErrLoginThrottled) {
+		t.Fatalf("ALICE: err = %v", err)
+	}
+}
+
+func TestLoginThrottleSuccessDoesNotConsume(t *testing.T) {
+	a := newUserAuth(t, newFakeUsers(t, store.User{Username: "alice", PasswordHash: hashOf(t, "alice-pw"), Role: "viewer"}), newFakeClock())
+	ctx := WithClientAddr(context.Background(), "203.0.113.1")
+	for i := range 30 {
+		if _, _, err := a.Login(ctx, "alice", "alice-pw", ""); err != nil {
+			t.Fatalf("login %d: %v", i+1, err)
+		}
+	}
+}
+
+func TestLoginThrottlePerAddress(t *testing.T) {
+	a := newUserAuth(t, newFakeUsers(t), newFakeClock())
+	compares := countCompares(a)
+	attacker := WithClientAddr(context.Background(), "198.51.100.66")
+	for i := range 20 {
+		if _, _, err := a.Login(attacker, fmt.Sprintf("user-%d", i), "guess", ""); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("failure %d: err = %v", i+1, err)
+		}
+	}
+	before := compares.Load()
+	if _, _, err := a.Login(attacker, "fresh-user", "guess", ""); !errors.Is(err, ErrLoginThrottled) {
+		t.Fatalf("21st failure from one address: err = %v, want ErrLoginThrottled", err)
+	}
+	if compares.Load() != before {
+		t.Fatal("bcrypt ran for a throttled address")
+	}
+	// Another address, and the same username from it, are unaffected.
+	other := WithClientAddr(context.Background(), "198.51.100.67")
+	if _, _, err := a.Login(other, "fresh-user", "guess", ""); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("other address: err = %v", err)
+	}
+}
+
+// TestLoginThrottleConcurrent checks that the token is taken before the bcrypt work: a burst of
+// parallel guesses cannot all slip past a check that would only count them afterwards.
+func TestLoginThrottleConcurrent(t *testing.T) {
+	a := newUserAuth(t, newFakeUsers(t, store.User{Username: "alice", PasswordHash: hashOf(t, "alice-pw"), Role: "viewer"}), newFakeClock())
+	compares := countCompares(a)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[error]int{}
+	for range 50 {
+		wg.Go(func() {
+			_, _, err := a.Login(context.Background(), "alice", "wrong", "")
+			mu.Lock()
+			counts[err]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if counts[ErrInvalidCredentials] != 5 || counts[ErrLoginThrottled] != 45 || compares.Load() != 5 {
+		t.Fatalf("results %v, %d comparisons; want 5 checked, 45 throttled", counts, compares.Load())
+	}
+}
+
+func TestLoginThrottleRefundsOwnErrors(t *testing.T) {
+	users := newFakeUsers(t)
+	users.err = errors.New("db down")
+	a := newUserAuth(t, users, newFakeClock())
+	for i := range 10 {
+		if _, _, err := a.Login(context.Background(), "alice", "pw", ""); err == nil || errors.Is(err, ErrLoginThrottled) {
+			t.Fatalf("attempt %d: err = %v; a database outage must not throttle users", i+1, err)
+		}
+	}
+}
+
+func TestLoginThrottleDisabled(t *testing.T) {
+	a := newUserAuth(t, newFakeUsers(t), newFakeClock(), func(c *AuthConfig) { c.Throttle.Disabled = true })
+	for i := range 10 {
+		if _, _, err := a.Login(context.Background(), "x", "y", ""); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+}
+
+func TestThrottleConfigValidates(t *testing.T) {
+	_, err := NewAuthenticator(AuthConfig{Secret: testSecret, AdminUsername: "a", AdminPassword: "b", Throttle: ThrottleConfig{PerUser: -1}})
+	if err == nil {
+		t.Fatal("negative PerUser accepted")
+	}
+}
+
+func TestBucketTableBounded(t *testing.T) {
+	now := time.Unix(0, 0)
+	tab := newBucketTable(5, time.Minute, 3)
+	for _, k := range []string{"a", "b", "c"} {
+		tab.get(k, now).tokens = 0
+	}
+	tab.get("a", now) // a becomes most recently used; b is now the oldest
+	tab.get("d", now)
+	if tab.len() != 3 {
+		t.Fatalf("len = %d, want 3", tab.len())
+	}
+	if _, ok := tab.byKey["b"]; ok {
+		t.Fatal("least recently used key b not evicted")
+	}
+	if got := tab.get("a", now).tokens; got != 0 {
+		t.Fatalf("a kept %v tokens, want its state (0)", got)
+	}
+	if got := tab.get("a", now.Add(30*time.Second)).tokens; got != 2.5 {
+		t.Fatalf("refill after 30s = %v, want 2.5", got)
+	}
+	if got := tab.get("a", now.Add(time.Hour)).tokens; got != 5 {
+		t.Fatalf("refill is capped at the burst: %v", got)
+	}
+}
+
+func TestThrottleKeyLength(t *testing.T) {
+	long := string(make([]byte, 10_000))
+	if got := len(throttleKey(long)); got != maxThrottleKeyLen {
+		t.Fatalf("key length = %d", got)
+	}
+}
