@@ -104,3 +104,7 @@ func (l *limits) checkMeasures(m measures, root bool, name string) *Error {
 	}
 	return nil
 }
+
+// MaxCost returns the cost limit in force (0 when disabled), so that a server can report it next
+// to an operation's cost.
+func (e *Engine) MaxCost() int { return e.limits.cost }

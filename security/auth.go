@@ -157,7 +157,8 @@ func (a *Authenticator) auditLogin(username, addr string, result AuditResult) {
 	if a.cfg.Audit == nil {
 		return
 	}
-	a.cfg.Audit.Record(AuthEvent("login", result, addr, username))
+	// The username is the caller's text: cap it so a failed login cannot write megabytes.
+	a.cfg.Audit.Record(AuthEvent("login", result, addr, throttleKey(username)))
 }
 
 // Issue signs a token for id, valid from now for the configured TTL.

@@ -21,6 +21,9 @@ const (
 	codeForbidden          = "FORBIDDEN"
 	codeServiceUnavailable = "SERVICE_UNAVAILABLE"
 	codeInternal           = graphql.CodeInternal
+	codeTooComplex         = graphql.CodeTooComplex
+	codeRateLimited        = "RATE_LIMITED"
+	codePersistedNotFound  = "PERSISTED_QUERY_NOT_FOUND"
 )
 
 // maskedMessage replaces the message of internal errors in production so that no driver error,
@@ -30,9 +33,10 @@ const maskedMessage = "internal server error"
 // httpError is an error raised by the HTTP layer itself (bad media type, malformed body...) with
 // the status and code to send.
 type httpError struct {
-	status  int
-	code    string
-	message string
+	status     int
+	code       string
+	message    string
+	extensions map[string]any // extra extensions members, e.g. the measured value and the limit
 }
 
 func (e *httpError) Error() string { return e.message }
@@ -80,6 +84,10 @@ func statusForCode(code string) int {
 	switch code {
 	case codeParseFailed, codeValidationFailed, codeBadUserInput:
 		return fiber.StatusBadRequest
+	case codeTooComplex, graphql.CodeTooDeep, codePersistedNotFound:
+		return fiber.StatusBadRequest
+	case codeRateLimited:
+		return fiber.StatusTooManyRequests
 	case codeUnauthenticated:
 		return fiber.StatusUnauthorized
 	case codeForbidden:

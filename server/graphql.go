@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/neko-defense/neko/graphql"
 )
@@ -22,12 +21,16 @@ const (
 )
 
 // graphql serves POST and GET /graphql following the GraphQL-over-HTTP specification:
-//   - POST bodies must be application/json (415 otherwise) holding one JSON object;
+//   - POST bodies must be application/json (415 otherwise) holding one JSON object, or an array of
+//     at most MaxBatch objects (a batch, answered with an array);
 //   - GET carries query, operationName, variables and extensions as URL parameters and may only
 //     run queries (405 for a mutation);
 //   - the response media type follows Accept: application/graphql-response+json when the client
 //     asks for it (then request errors are 400), application/json otherwise (then every
 //     well-formed request gets 200, as legacy clients expect).
+//
+// Each operation then runs through run: persisted query lookup, prepare (cost and depth limits
+// included), the response cache, execution and invalidation.
 func (s *Server) graphql(c *fiber.Ctx) error {
 	media, err := negotiate(c.Get(fiber.HeaderAccept))
 	if err != nil {
@@ -36,31 +39,32 @@ func (s *Server) graphql(c *fiber.Ctx) error {
 	if err := requirePreflight(c); err != nil {
 		return err
 	}
-	var req graphql.Request
 	if c.Method() == fiber.MethodGet {
-		req, err = requestFromQuery(c)
-	} else {
-		req, err = requestFromBody(c)
+		req, err := requestFromQuery(c)
+		if err != nil {
+			return err
+		}
+		return s.writeResult(c, media, s.run(c, req))
 	}
+	reqs, batch, err := s.requestsFromBody(c)
 	if err != nil {
 		return err
 	}
-
-	ctx := requestContext(c)
-	op, err := s.deps.Engine.Prepare(ctx, req)
-	if err != nil {
-		return s.writeRequestErrors(c, media, err)
+	if !batch {
+		return s.writeResult(c, media, s.run(c, reqs[0]))
 	}
-	if c.Method() == fiber.MethodGet && op.Kind != ast.Query {
-		c.Set(fiber.HeaderAllow, "POST")
-		return &httpError{status: fiber.StatusMethodNotAllowed, code: codeBadUserInput, message: "only queries may be sent with GET; send mutations with POST"}
+	// A batch answers an array; its items are never cached by HTTP intermediaries.
+	body := []byte{'['}
+	for i, req := range reqs {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, s.run(c, req).body...)
 	}
-	if s.deps.ExecContext != nil {
-		ctx = s.deps.ExecContext(ctx)
-	}
-	resp := s.deps.Engine.Execute(ctx, op)
+	body = append(body, ']')
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, media+"; charset=utf-8")
-	return c.Send(s.appendResponse(make([]byte, 0, len(resp.Data)+64), resp.Data, resp.Errors))
+	return c.Send(body)
 }
 
 // negotiate picks the response media type from the Accept header. No header, */* or
@@ -112,30 +116,61 @@ type rawRequest struct {
 	Extensions    json.RawMessage `json:"extensions"`
 }
 
-func requestFromBody(c *fiber.Ctx) (graphql.Request, error) {
+// requestsFromBody reads a POST body: one request object, or a batch (a JSON array of them) of at
+// most MaxBatch items. batch reports which.
+func (s *Server) requestsFromBody(c *fiber.Ctx) (reqs []graphql.Request, batch bool, err error) {
 	ct := c.Get(fiber.HeaderContentType)
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || mt != mediaJSON {
-		return graphql.Request{}, &httpError{status: fiber.StatusUnsupportedMediaType, code: codeBadUserInput,
+		return nil, false, &httpError{status: fiber.StatusUnsupportedMediaType, code: codeBadUserInput,
 			message: "Content-Type must be application/json"}
 	}
 	body := bytes.TrimSpace(c.Body())
 	if len(body) == 0 {
-		return graphql.Request{}, badRequest("request body is empty; send a JSON object with a \"query\"")
+		return nil, false, badRequest("request body is empty; send a JSON object with a \"query\"")
 	}
-	if body[0] != '{' {
-		if body[0] == '[' {
-			return graphql.Request{}, badRequest("batched requests (a JSON array) are not supported; send one JSON object")
+	switch body[0] {
+	case '{':
+		req, err := decodeRequest(body)
+		return []graphql.Request{req}, false, err
+	case '[':
+		var items []json.RawMessage
+		if err := json.Unmarshal(body, &items); err != nil {
+			return nil, true, badRequest("request body is not valid JSON: " + jsonErrorText(err))
 		}
-		return graphql.Request{}, badRequest("request body must be a JSON object")
+		if len(items) == 0 {
+			return nil, true, badRequest("a batch must hold at least one request")
+		}
+		if len(items) > s.cfg.MaxBatch {
+			return nil, true, &httpError{status: fiber.StatusBadRequest, code: codeTooComplex,
+				message:    fmt.Sprintf("a batch may hold at most %d requests, got %d", s.cfg.MaxBatch, len(items)),
+				extensions: map[string]any{"batchSize": len(items), "maxBatchSize": s.cfg.MaxBatch}}
+		}
+		reqs := make([]graphql.Request, len(items))
+		for i, item := range items {
+			item = bytes.TrimSpace(item)
+			if len(item) == 0 || item[0] != '{' {
+				return nil, true, badRequest(fmt.Sprintf("batch item %d must be a JSON object", i))
+			}
+			if reqs[i], err = decodeRequest(item); err != nil {
+				return nil, true, err
+			}
+		}
+		return reqs, true, nil
 	}
+	return nil, false, badRequest("request body must be a JSON object")
+}
+
+// decodeRequest decodes one request object, checking the type of each member.
+func decodeRequest(body []byte) (graphql.Request, error) {
 	var raw rawRequest
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return graphql.Request{}, badRequest("request body is not valid JSON: " + jsonErrorText(err))
 	}
 	var req graphql.Request
-	if err := decodeString(raw.Query, &req.Query); err != nil || req.Query == "" {
-		return graphql.Request{}, badRequest("\"query\" must be a non-empty string")
+	var err error
+	if err := decodeString(raw.Query, &req.Query); err != nil {
+		return graphql.Request{}, badRequest("\"query\" must be a string")
 	}
 	if err := decodeString(raw.OperationName, &req.OperationName); err != nil {
 		return graphql.Request{}, badRequest("\"operationName\" must be a string or null")
@@ -146,14 +181,14 @@ func requestFromBody(c *fiber.Ctx) (graphql.Request, error) {
 	if req.Extensions, err = decodeObject(raw.Extensions); err != nil {
 		return graphql.Request{}, badRequest("\"extensions\" must be a JSON object or null")
 	}
+	if req.Query == "" && persistedHash(req.Extensions) == "" {
+		return graphql.Request{}, badRequest("\"query\" must be a non-empty string")
+	}
 	return req, nil
 }
 
 func requestFromQuery(c *fiber.Ctx) (graphql.Request, error) {
 	req := graphql.Request{Query: c.Query("query"), OperationName: c.Query("operationName")}
-	if req.Query == "" {
-		return req, badRequest("missing \"query\" URL parameter")
-	}
 	var err error
 	if v := c.Query("variables"); v != "" {
 		if req.Variables, err = decodeObject(json.RawMessage(v)); err != nil {
@@ -164,6 +199,9 @@ func requestFromQuery(c *fiber.Ctx) (graphql.Request, error) {
 		if req.Extensions, err = decodeObject(json.RawMessage(v)); err != nil {
 			return req, badRequest("\"extensions\" must be a JSON object")
 		}
+	}
+	if req.Query == "" && persistedHash(req.Extensions) == "" {
+		return req, badRequest("missing \"query\" URL parameter")
 	}
 	return req, nil
 }
@@ -204,28 +242,6 @@ func jsonErrorText(err error) string {
 		return se.Error() + " at offset " + strconv.FormatInt(se.Offset, 10)
 	}
 	return err.Error()
-}
-
-// writeRequestErrors answers a request that failed before execution (parse, validation,
-// variable coercion). With application/json the status is 200 as the spec prescribes for
-// well-formed requests; with application/graphql-response+json it is 400.
-func (s *Server) writeRequestErrors(c *fiber.Ctx, media string, err error) error {
-	var list graphql.Errors
-	var one *graphql.Error
-	switch {
-	case errors.As(err, &list):
-	case errors.As(err, &one):
-		list = graphql.Errors{one}
-	default:
-		return err
-	}
-	status := fiber.StatusOK
-	if media == mediaGraphQLResponse {
-		status, _, _ = describe(list[0], s.cfg.Production)
-	}
-	c.Status(status)
-	c.Set(fiber.HeaderContentType, media+"; charset=utf-8")
-	return c.Send(s.appendResponse(nil, nil, list))
 }
 
 // appendResponse writes {"errors":[...],"data":...}. Data arrives as JSON bytes from the engine
@@ -295,18 +311,6 @@ func (s *Server) appendError(b []byte, e *graphql.Error) []byte {
 	}
 	b = append(b, `,"extensions":{"code":`...)
 	b = appendJSONString(b, code)
-	for k, v := range e.Extensions {
-		if k == "code" {
-			continue
-		}
-		enc, err := json.Marshal(v)
-		if err != nil {
-			continue
-		}
-		b = append(b, ',')
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		b = append(b, enc...)
-	}
+	b = appendExtensions(b, e.Extensions)
 	return append(b, `}}`...)
 }

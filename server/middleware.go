@@ -139,16 +139,21 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if status == fiber.StatusServiceUnavailable {
 		c.Set(fiber.HeaderRetryAfter, "1")
 	}
+	var ext map[string]any
+	if he, ok := err.(*httpError); ok {
+		ext = he.extensions
+	}
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-	return c.Send(appendErrorBody(nil, msg, code))
+	return c.Send(appendErrorBody(nil, msg, code, ext))
 }
 
-// appendErrorBody appends {"errors":[{"message":msg,"extensions":{"code":code}}]}.
-func appendErrorBody(b []byte, msg, code string) []byte {
+// appendErrorBody appends {"errors":[{"message":msg,"extensions":{"code":code,...ext}}]}.
+func appendErrorBody(b []byte, msg, code string, ext map[string]any) []byte {
 	b = append(b, `{"errors":[{"message":`...)
 	b = appendJSONString(b, msg)
 	b = append(b, `,"extensions":{"code":`...)
 	b = appendJSONString(b, code)
+	b = appendExtensions(b, ext)
 	return append(b, `}}]}`...)
 }

@@ -1,11 +1,17 @@
 package server
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/neko-defense/neko/cache"
 )
 
 // CompatAPI computes the bodies of the REST compatibility endpoints from the database. Each
@@ -24,56 +30,117 @@ type CompatAPI interface {
 // maxCategoryLen bounds the ?category= value; real categories are a dozen characters.
 const maxCategoryLen = 64
 
-func (s *Server) restRoutes(api fiber.Router) {
-	api.Get("/stats", s.rest(func(ctx context.Context, _ *fiber.Ctx) (any, error) { return s.deps.REST.Stats(ctx) }))
-	api.Get("/threat-counts", s.rest(func(ctx context.Context, _ *fiber.Ctx) (any, error) { return s.deps.REST.ThreatCounts(ctx) }))
-	api.Get("/threat-actors", s.rest(func(ctx context.Context, c *fiber.Ctx) (any, error) {
-		cat := c.Query("category", "all")
-		if len(cat) > maxCategoryLen {
-			return nil, badRequest("category is too long")
-		}
-		return s.deps.REST.ThreatActors(ctx, cat)
-	}))
-	api.Get("/mongodb-stats", s.rest(func(ctx context.Context, _ *fiber.Ctx) (any, error) { return s.deps.REST.MongoDBStats(ctx) }))
-	api.Get("/ascii-art", s.rest(func(ctx context.Context, _ *fiber.Ctx) (any, error) { return s.deps.REST.AsciiArt(ctx) }))
-	api.Get("/dina/stats", s.rest(func(ctx context.Context, _ *fiber.Ctx) (any, error) { return s.deps.REST.DinaStats(ctx) }))
-	api.Get("/dina/perpetrators", s.rest(func(ctx context.Context, _ *fiber.Ctx) (any, error) { return s.deps.REST.DinaPerpetrators(ctx) }))
-	api.Get("/dina/all-agents", s.rest(func(ctx context.Context, c *fiber.Ctx) (any, error) {
-		page, err := positiveQueryInt(c, "page", 1)
-		if err != nil {
-			return nil, err
-		}
-		limit, err := positiveQueryInt(c, "limit", 50)
-		if err != nil {
-			return nil, err
-		}
-		filter := c.Query("filter")
-		if len(filter) > maxCategoryLen {
-			return nil, badRequest("filter is too long")
-		}
-		return s.deps.REST.DinaAllAgents(ctx, page, limit, filter)
-	}))
+// restRoute describes a REST compatibility endpoint: how long its body is fresh, which cached
+// types it is built from (invalidation tags), and how to compute it.
+type restRoute struct {
+	path   string
+	maxAge time.Duration
+	tags   []string
+	body   func(ctx context.Context, q url.Values) (any, error)
 }
 
-// rest adapts a body-producing function into a handler that writes JSON.
-func (s *Server) rest(fn func(ctx context.Context, c *fiber.Ctx) (any, error)) fiber.Handler {
+// restRoutes lists the endpoints the TV monitors, the dashboard and the stress tests call. All are
+// public, computed from the database and served through the response cache; the TV monitor's
+// 5-second poll of /api/mongodb-stats is answered from memory and refreshed in the background.
+func (s *Server) restRoutes(api fiber.Router) {
+	r := s.deps.REST
+	routes := []restRoute{
+		{"/stats", 30 * time.Second, []string{"ThreatActorType", "HuntConversationType", "HoneypotTriggerType"},
+			func(ctx context.Context, _ url.Values) (any, error) { return r.Stats(ctx) }},
+		{"/threat-counts", 30 * time.Second, []string{"ThreatActorType"},
+			func(ctx context.Context, _ url.Values) (any, error) { return r.ThreatCounts(ctx) }},
+		{"/threat-actors", 30 * time.Second, []string{"ThreatActorType"}, func(ctx context.Context, q url.Values) (any, error) {
+			cat := cmp.Or(q.Get("category"), "all")
+			if len(cat) > maxCategoryLen {
+				return nil, badRequest("category is too long")
+			}
+			return r.ThreatActors(ctx, cat)
+		}},
+		{"/mongodb-stats", 5 * time.Second, nil,
+			func(ctx context.Context, _ url.Values) (any, error) { return r.MongoDBStats(ctx) }},
+		{"/ascii-art", 300 * time.Second, nil,
+			func(ctx context.Context, _ url.Values) (any, error) { return r.AsciiArt(ctx) }},
+		{"/dina/stats", 60 * time.Second, []string{"DinaPerpType"},
+			func(ctx context.Context, _ url.Values) (any, error) { return r.DinaStats(ctx) }},
+		{"/dina/perpetrators", 60 * time.Second, []string{"DinaPerpType"},
+			func(ctx context.Context, _ url.Values) (any, error) { return r.DinaPerpetrators(ctx) }},
+		{"/dina/all-agents", 60 * time.Second, []string{"DinaPerpType"}, func(ctx context.Context, q url.Values) (any, error) {
+			page, err := positiveQueryInt(q, "page", 1)
+			if err != nil {
+				return nil, err
+			}
+			limit, err := positiveQueryInt(q, "limit", 50)
+			if err != nil {
+				return nil, err
+			}
+			filter := q.Get("filter")
+			if len(filter) > maxCategoryLen {
+				return nil, badRequest("filter is too long")
+			}
+			return r.DinaAllAgents(ctx, page, limit, filter)
+		}},
+	}
+	for _, rt := range routes {
+		api.Get(rt.path, s.rest(rt))
+	}
+}
+
+// restCacheKey is the route's path with its query parameters sorted, so that ?a=1&b=2 and
+// ?b=2&a=1 share an entry.
+func restCacheKey(c *fiber.Ctx) string {
+	args := c.Context().QueryArgs()
+	if args.Len() == 0 {
+		return "rest:" + c.Path()
+	}
+	args.Sort(bytes.Compare)
+	return "rest:" + c.Path() + "?" + string(args.QueryString())
+}
+
+// rest serves one REST route through the response cache.
+func (s *Server) rest(rt restRoute) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		body, err := fn(requestContext(c), c)
+		ctx := requestContext(c)
+		// Copy the parameters: a background refresh may run fill after this request has ended
+		// and Fiber has reused its buffers.
+		q := url.Values{}
+		c.Context().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
+		fill := func(ctx context.Context) (cache.Entry, error) {
+			v, err := rt.body(ctx, q)
+			if err != nil {
+				return cache.Entry{}, err
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return cache.Entry{}, err
+			}
+			return cache.Entry{Body: b, Tags: rt.tags}, nil
+		}
+		var (
+			entry  cache.Entry
+			status = cache.Bypass
+			err    error
+		)
+		if s.deps.Cache == nil {
+			entry, err = fill(ctx)
+		} else {
+			// Parameters are validated inside fill; a bad one fails the fill and is not cached.
+			entry, status, err = s.deps.Cache.Do(ctx, restCacheKey(c), cache.Policy{
+				MaxAge: rt.maxAge, StaleWhileRevalidate: s.cfg.StaleWhileRevalidate, StaleIfError: s.cfg.StaleIfError,
+			}, fill)
+		}
 		if err != nil {
 			return err
 		}
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-		return c.Send(b)
+		return s.writeResult(c, fiber.MIMEApplicationJSON, result{
+			status: fiber.StatusOK, body: entry.Body, xCache: status.String(), etag: entry.ETag,
+			cacheControl: cacheControl(false, rt.maxAge),
+		})
 	}
 }
 
 // positiveQueryInt parses an optional positive integer URL parameter.
-func positiveQueryInt(c *fiber.Ctx, name string, def int) (int, error) {
-	v := c.Query(name)
+func positiveQueryInt(q url.Values, name string, def int) (int, error) {
+	v := q.Get(name)
 	if v == "" {
 		return def, nil
 	}

@@ -11,11 +11,13 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/resolvers"
 	"github.com/neko-defense/neko/security"
 	"github.com/neko-defense/neko/telemetry"
 )
@@ -34,6 +36,15 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API with credentials (CORS_ORIGIN).
 	// Default http://localhost:3000, the original's.
 	CORSOrigins []string
+	// TrustedProxies are the peers whose Fly-Client-IP / X-Forwarded-For headers are believed
+	// (Fly's proxy). Default none: the socket address is the client.
+	TrustedProxies []netip.Prefix
+	// MaxBatch is the most operations one HTTP batch (a JSON array body) may hold. Default 10.
+	MaxBatch int
+	// StaleWhileRevalidate and StaleIfError are how long past its max-age a cached answer may
+	// still be served while it is refreshed in the background, or while the database fails.
+	// Defaults 30s and 10m.
+	StaleWhileRevalidate, StaleIfError time.Duration
 	// ReadTimeout, WriteTimeout and IdleTimeout bound the connection. Defaults 10s, 15s, 60s.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -53,6 +64,16 @@ type Deps struct {
 	// ExecContext, when set, prepares the context of an operation about to execute (the
 	// resolvers attach fresh per-request dataloaders). Cache hits never call it.
 	ExecContext func(ctx context.Context) context.Context
+	// Policies tells how an operation may be cached and what it invalidates. nil disables the
+	// response cache for GraphQL.
+	Policies func(op *graphql.Operation) resolvers.OperationPolicy
+	// Cache is the response cache; nil serves everything uncached (X-Cache: BYPASS).
+	Cache ResponseCache
+	// APQ stores automatic persisted queries; nil answers every hash-only request with
+	// PERSISTED_QUERY_NOT_FOUND.
+	APQ PersistedQueries
+	// RateLimit enables the distributed rate limit; nil disables it.
+	RateLimit *RateLimits
 	// Ready reports whether the server may take traffic (database connected, data warm).
 	// nil means always ready.
 	Ready func(ctx context.Context) error
@@ -75,6 +96,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if len(cfg.CORSOrigins) == 0 {
 		cfg.CORSOrigins = []string{"http://localhost:3000"}
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 10
+	}
+	if cfg.StaleWhileRevalidate <= 0 {
+		cfg.StaleWhileRevalidate = 30 * time.Second
+	}
+	if cfg.StaleIfError <= 0 {
+		cfg.StaleIfError = 10 * time.Minute
 	}
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
@@ -107,7 +137,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.requestID, s.recoverPanic, s.observe, s.commonHeaders, s.securityHeaders, s.corsMiddleware(), s.authenticate)
+	a.Use(s.requestID, s.recoverPanic, s.observe, s.commonHeaders, s.securityHeaders, s.corsMiddleware(), s.authenticate, s.rateLimit)
 
 	a.Get("/health", s.health)
 	a.Get("/api/health", s.health)

@@ -21,6 +21,18 @@ type Metrics struct {
 	HTTPDuration *prometheus.HistogramVec
 	// StoreOperations counts every database round trip by collection and command.
 	StoreOperations *prometheus.CounterVec
+	// CacheLookups counts response cache lookups by tier (l1, l2) and result (hit, stale, miss, error).
+	CacheLookups *prometheus.CounterVec
+	// SingleflightShared counts callers that received another caller's in-flight result.
+	SingleflightShared prometheus.Counter
+	// BreakerState is 0 closed, 1 half-open, 2 open, per dependency.
+	BreakerState *prometheus.GaugeVec
+	// BulkheadRejected counts calls refused by a full worker pool.
+	BulkheadRejected *prometheus.CounterVec
+	// RateLimitRejected counts requests refused by the rate limit.
+	RateLimitRejected prometheus.Counter
+	// ThreatBlocked counts requests refused by threat scoring or the block list.
+	ThreatBlocked prometheus.Counter
 }
 
 // NewMetrics builds a fresh registry with the Go runtime and process collectors and the neko metrics.
@@ -41,13 +53,43 @@ func NewMetrics() *Metrics {
 			Name: "neko_store_operations_total",
 			Help: "Database round trips, by collection and command.",
 		}, []string{"collection", "op"}),
+		CacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "neko_cache_lookups_total",
+			Help: "Response cache lookups, by tier and result.",
+		}, []string{"tier", "result"}),
+		SingleflightShared: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "neko_singleflight_shared_total",
+			Help: "Callers served by another caller's identical in-flight execution.",
+		}),
+		BreakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "neko_breaker_state",
+			Help: "Circuit breaker state per dependency: 0 closed, 1 half-open, 2 open.",
+		}, []string{"dependency"}),
+		BulkheadRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "neko_bulkhead_rejected_total",
+			Help: "Calls refused because a worker pool and its queue were full.",
+		}, []string{"pool"}),
+		RateLimitRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "neko_ratelimit_rejected_total",
+			Help: "Requests refused by the distributed rate limit.",
+		}),
+		ThreatBlocked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "neko_threat_blocked_total",
+			Help: "Requests refused by threat scoring or the shared block list.",
+		}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.HTTPRequests, m.HTTPDuration, m.StoreOperations,
+		m.HTTPRequests, m.HTTPDuration, m.StoreOperations, m.CacheLookups, m.SingleflightShared,
+		m.BreakerState, m.BulkheadRejected, m.RateLimitRejected, m.ThreatBlocked,
 	)
 	return m
+}
+
+// GaugeFunc registers a gauge read from fn at scrape time (cache size, pool depth...).
+func (m *Metrics) GaugeFunc(name, help string, labels prometheus.Labels, fn func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, fn))
 }
 
 // CountStoreOperation records one database round trip. Its signature matches the callback the

@@ -10,7 +10,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/neko-defense/neko/cache"
 	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/resolvers"
 	"github.com/neko-defense/neko/security"
 	"github.com/neko-defense/neko/server"
@@ -28,6 +33,9 @@ type App struct {
 	metrics  *telemetry.Metrics
 	embedded *embedded.Server // nil when MONGODB_URI is set
 	store    *mongo.Store
+	redis    *redis.Client // nil without REDIS_URL
+	cache    *cache.Tiered
+	limiter  *resilience.RateLimiter
 	server   *server.Server
 	listener net.Listener
 }
@@ -59,16 +67,37 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) 
 	if err != nil {
 		return nil, err
 	}
-	engine, res, err := newEngine(cfg, a.store, auth, a.logger)
+	engine, res, schema, err := newEngine(cfg, a.store, auth, a.logger)
 	if err != nil {
 		return nil, err
 	}
+	if err := a.openRedis(ctx); err != nil {
+		return nil, err
+	}
+	apq, err := a.openCaches()
+	if err != nil {
+		return nil, err
+	}
+	a.limiter, err = resilience.NewRateLimiter(resilience.RateLimitConfig{
+		Redis: a.redisClient(), Logger: a.logger, OnReject: a.metrics.RateLimitRejected.Inc,
+	})
+	if err != nil {
+		return nil, err
+	}
+	policies := resolvers.NewPolicies(schema, cfg.DocumentCacheSize)
 	a.server, err = server.New(server.Config{
 		Production: cfg.Production(), Region: cfg.Region, BodyLimit: cfg.BodyLimit, RequestTimeout: cfg.RequestTimeout,
-		CORSOrigins: cfg.CORSOrigins,
+		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, MaxBatch: cfg.MaxBatch,
 	}, server.Deps{
 		Engine: engine, REST: resolvers.NewCompat(a.store, nil), Auth: auth,
 		Metrics: a.metrics, Logger: a.logger, Ready: a.store.Ping, ExecContext: res.WithLoaders,
+		Policies: policies.For, Cache: a.cache, APQ: apq,
+		RateLimit: &server.RateLimits{
+			Limiter:       a.limiter,
+			Anonymous:     resilience.Limit{Rate: cfg.RateAnonymous.PerSecond, Burst: cfg.RateAnonymous.Burst},
+			Authenticated: resilience.Limit{Rate: cfg.RateUser.PerSecond, Burst: cfg.RateUser.Burst},
+			Admin:         resilience.Limit{Rate: cfg.RateAdmin.PerSecond, Burst: cfg.RateAdmin.Burst},
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -110,25 +139,75 @@ func (a *App) openStore(ctx context.Context) error {
 	return nil
 }
 
+// openRedis connects to REDIS_URL when set. Redis is optional and may be down: the cache and the
+// rate limiter fall back to this process alone, so start-up only logs a failed ping.
+func (a *App) openRedis(ctx context.Context) error {
+	if a.cfg.RedisURL == "" {
+		return nil
+	}
+	opts, err := redis.ParseURL(a.cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opts.DialTimeout = time.Second
+	opts.ReadTimeout = 500 * time.Millisecond
+	opts.WriteTimeout = 500 * time.Millisecond
+	a.redis = redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.redis.Ping(pctx).Err(); err != nil {
+		a.logger.Warn("redis unreachable at start-up; continuing with in-process cache and limits", "err", err)
+	}
+	return nil
+}
+
+// redisClient returns the client as the interface the components take, nil when Redis is off
+// (a nil *redis.Client inside a non-nil interface would not read as "no Redis").
+func (a *App) redisClient() redis.UniversalClient {
+	if a.redis == nil {
+		return nil
+	}
+	return a.redis
+}
+
+// openCaches builds the two-tier response cache and the persisted query store, exporting their
+// metrics.
+func (a *App) openCaches() (*cache.PersistedQueries, error) {
+	var err error
+	a.cache, err = cache.New(cache.Config{
+		L1MaxBytes: a.cfg.CacheBytes, Redis: a.redisClient(), Logger: a.logger,
+		OnLookup: func(tier, result string) { a.metrics.CacheLookups.WithLabelValues(tier, result).Inc() },
+		OnShared: a.metrics.SingleflightShared.Inc,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.metrics.GaugeFunc("neko_cache_l1_bytes", "Bytes held by the in-process response cache.", nil,
+		func() float64 { return float64(a.cache.L1Bytes()) })
+	return cache.NewPersistedQueries(cache.PersistedConfig{Redis: a.redisClient(), Logger: a.logger})
+}
+
 // newEngine loads the schema and builds the GraphQL engine over the resolvers.
-func newEngine(cfg Config, st resolvers.Store, auth resolvers.Authenticator, logger *slog.Logger) (*graphql.Engine, *resolvers.Resolvers, error) {
+func newEngine(cfg Config, st resolvers.Store, auth resolvers.Authenticator, logger *slog.Logger) (*graphql.Engine, *resolvers.Resolvers, *ast.Schema, error) {
 	schema, err := resolvers.LoadSchema()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	r, err := resolvers.New(resolvers.Config{Store: st, Auth: auth, Logger: logger})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	bindings, err := r.Bindings(schema)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	engine, err := graphql.New(graphql.Config{
 		Schema: schema, Resolvers: bindings, Scalars: resolvers.Scalars(),
 		Introspection: cfg.Introspection, DocumentCacheSize: cfg.DocumentCacheSize,
+		MaxCost: cfg.MaxCost, MaxDepth: cfg.MaxDepth, MaxAliases: cfg.MaxAliases, MaxRootFields: cfg.MaxRootFields,
+		MaxTokens: cfg.MaxTokens, MaxDocumentBytes: cfg.MaxQueryBytes,
 	})
-	return engine, r, err
+	return engine, r, schema, err
 }
 
 // Addr is the listener's address (useful when PORT is 0).
@@ -147,6 +226,15 @@ func (a *App) Close() error {
 		errs = append(errs, a.server.Shutdown(ctx))
 	} else if a.listener != nil {
 		errs = append(errs, a.listener.Close())
+	}
+	if a.limiter != nil {
+		errs = append(errs, a.limiter.Close())
+	}
+	if a.cache != nil {
+		errs = append(errs, a.cache.Close()) // after the server has drained: no request uses it now
+	}
+	if a.redis != nil {
+		errs = append(errs, a.redis.Close())
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close(ctx))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -33,12 +34,42 @@ type Config struct {
 	AdminUsername string        // ADMIN_USERNAME, default wakibaka
 	AdminPassword string        // ADMIN_PASSWORD; required in production, "change-me" in development
 
-	CORSOrigins       []string      // CORS_ORIGIN, comma-separated, default http://localhost:3000
+	CORSOrigins    []string       // CORS_ORIGIN, comma-separated, default http://localhost:3000
+	TrustedProxies []netip.Prefix // NEKO_TRUSTED_PROXIES, CIDRs whose Fly-Client-IP/X-Forwarded-For are believed; default none
+
+	RedisURL          string        // REDIS_URL; empty: in-process cache and local rate limits only
+	CacheBytes        int64         // NEKO_CACHE_BYTES, L1 response cache size, default 64 MiB
+	MaxBatch          int           // NEKO_MAX_BATCH, operations per HTTP batch, default 10
+	MaxCost           int           // NEKO_MAX_COST, default 5000
+	MaxDepth          int           // NEKO_MAX_DEPTH, default 12
+	MaxAliases        int           // NEKO_MAX_ALIASES, default 30
+	MaxRootFields     int           // NEKO_MAX_ROOT_FIELDS, default 20
+	MaxTokens         int           // NEKO_MAX_TOKENS, default 10000
+	MaxQueryBytes     int           // NEKO_MAX_QUERY_BYTES, default 65536
+	RateAnonymous     Rate          // NEKO_RATE_ANONYMOUS, tokens/s and burst per client address, default 50/500
+	RateUser          Rate          // NEKO_RATE_USER, per user or API key, default 500/5000
+	RateAdmin         Rate          // NEKO_RATE_ADMIN, default 2000/20000
 	Introspection     bool          // NEKO_INTROSPECTION; default true in development, false in production
 	BodyLimit         int           // NEKO_BODY_LIMIT bytes, default 1048576
 	RequestTimeout    time.Duration // NEKO_REQUEST_TIMEOUT, default 10s
 	ShutdownTimeout   time.Duration // NEKO_SHUTDOWN_TIMEOUT, default 20s
 	DocumentCacheSize int           // NEKO_DOCUMENT_CACHE_SIZE, default 1000
+}
+
+// Rate is a rate limit tier written "RATE/BURST" (tokens per second, bucket size).
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+func parseRate(s string) (Rate, error) {
+	a, b, ok := strings.Cut(s, "/")
+	r, err1 := strconv.ParseFloat(a, 64)
+	burst, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || r <= 0 || burst <= 0 {
+		return Rate{}, fmt.Errorf("%q is not RATE/BURST such as 50/500", s)
+	}
+	return Rate{PerSecond: r, Burst: burst}, nil
 }
 
 // Production reports whether the production safeguards apply.
@@ -93,6 +124,36 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DocumentCacheSize:   intVar("NEKO_DOCUMENT_CACHE_SIZE", 1000),
 	}
 	c.CORSOrigins = strings.Split(env("CORS_ORIGIN", "http://localhost:3000"), ",")
+	c.RedisURL = env("REDIS_URL", "")
+	c.CacheBytes = int64(intVar("NEKO_CACHE_BYTES", 64<<20))
+	c.MaxBatch = intVar("NEKO_MAX_BATCH", 10)
+	c.MaxCost = intVar("NEKO_MAX_COST", 5000)
+	c.MaxDepth = intVar("NEKO_MAX_DEPTH", 12)
+	c.MaxAliases = intVar("NEKO_MAX_ALIASES", 30)
+	c.MaxRootFields = intVar("NEKO_MAX_ROOT_FIELDS", 20)
+	c.MaxTokens = intVar("NEKO_MAX_TOKENS", 10000)
+	c.MaxQueryBytes = intVar("NEKO_MAX_QUERY_BYTES", 64<<10)
+	for _, r := range []struct {
+		key, def string
+		dst      *Rate
+	}{{"NEKO_RATE_ANONYMOUS", "50/500", &c.RateAnonymous}, {"NEKO_RATE_USER", "500/5000", &c.RateUser}, {"NEKO_RATE_ADMIN", "2000/20000", &c.RateAdmin}} {
+		rate, err := parseRate(env(r.key, r.def))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.key, err))
+		}
+		*r.dst = rate
+	}
+	for _, p := range strings.Split(env("NEKO_TRUSTED_PROXIES", ""), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("NEKO_TRUSTED_PROXIES: %q is not a CIDR such as 172.16.0.0/12", p))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
 	if c.Env != "development" && c.Env != "production" {
 		errs = append(errs, fmt.Errorf("NEKO_ENV: %q must be development or production", c.Env))
 	}
@@ -132,6 +193,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("port", c.Port), slog.String("env", c.Env), slog.String("region", c.Region),
 		slog.Bool("embedded_database", c.MongoURI == ""), slog.String("database", c.MongoDatabase),
 		slog.String("mongodb_uri", maskURI(c.MongoURI)), slog.String("data_dir", c.DataDir),
+		slog.String("redis_url", maskURI(c.RedisURL)),
 		slog.String("admin_username", c.AdminUsername), slog.String("jwt_secret", "***"),
 		slog.String("admin_password", "***"), slog.Bool("introspection", c.Introspection),
 		slog.Int("body_limit", c.BodyLimit), slog.Duration("request_timeout", c.RequestTimeout),

@@ -47,7 +47,8 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 	}{
 		{"malformed JSON", "", "application/json", "", `{"query": `, 400, "BAD_USER_INPUT"},
 		{"body not an object", "", "application/json", "", `"just a string"`, 400, "BAD_USER_INPUT"},
-		{"batch array", "", "application/json", "", `[{"query":"{ me }"}]`, 400, "BAD_USER_INPUT"},
+		{"batch of non-objects", "", "application/json", "", `[1, 2]`, 400, "BAD_USER_INPUT"},
+		{"empty batch", "", "application/json", "", `[]`, 400, "BAD_USER_INPUT"},
 		{"empty body", "", "application/json", "", ``, 400, "BAD_USER_INPUT"},
 		{"query not a string", "", "application/json", "", `{"query": 42}`, 400, "BAD_USER_INPUT"},
 		{"variables not an object", "", "application/json", "", `{"query":"{ me }","variables":[1]}`, 400, "BAD_USER_INPUT"},
@@ -83,6 +84,27 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 				t.Fatal("error without a message")
 			}
 		})
+	}
+}
+
+func TestBatches(t *testing.T) {
+	body := `[{"query":"{ getDINAStatistics { total_agents } }"},{"query":"{ me }"}]`
+	res := post(t, "", "application/json", []byte(body))
+	var items []gqlResult
+	if err := json.Unmarshal(res.RawBody, &items); err != nil || res.Status != 200 || len(items) != 2 {
+		t.Fatalf("batch: %d %s", res.Status, res.RawBody)
+	}
+	if len(items[0].Errors) != 0 || items[1].code() != "UNAUTHENTICATED" {
+		t.Fatalf("batch items: %s", res.RawBody)
+	}
+	before := storeOps(t)
+	big := "[" + strings.TrimSuffix(strings.Repeat(`{"query":"{ getDINAStatistics { total_agents } }"},`, 1000), ",") + "]"
+	res = post(t, "", "application/json", []byte(big))
+	if res.Status != 400 || res.code() != "QUERY_TOO_COMPLEX" || res.Errors[0].Extensions["maxBatchSize"] != 10.0 {
+		t.Fatalf("batch of 1000: %d %s", res.Status, truncate(res.RawBody))
+	}
+	if d := opsDelta(before, storeOps(t)); len(d) != 0 {
+		t.Fatalf("rejected batch reached the database: %v", d)
 	}
 }
 

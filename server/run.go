@@ -1,0 +1,312 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/neko-defense/neko/cache"
+	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/resolvers"
+	"github.com/neko-defense/neko/security"
+)
+
+// ResponseCache is the read-through response cache (cache.Tiered satisfies it).
+type ResponseCache interface {
+	Do(ctx context.Context, key string, p cache.Policy, fill func(ctx context.Context) (cache.Entry, error)) (cache.Entry, cache.Status, error)
+	Invalidate(ctx context.Context, tags ...string) error
+}
+
+// PersistedQueries stores automatic persisted queries (cache.PersistedQueries satisfies it).
+type PersistedQueries interface {
+	Get(ctx context.Context, sha256Hex string) (string, bool)
+	Put(ctx context.Context, sha256Hex, query string) error
+}
+
+// result is the outcome of one GraphQL operation, ready to be written: alone as the response,
+// or as one item of a batch.
+type result struct {
+	status       int    // HTTP status when written alone
+	body         []byte // the GraphQL response object
+	requestError bool   // no execution happened (the status then depends on the media type)
+	err          error  // a failure of the whole HTTP request (e.g. a mutation over GET)
+	xCache       string // X-Cache value
+	cacheControl string
+	etag         string
+	private      bool
+}
+
+// run executes one GraphQL request: persisted query lookup, prepare, cost charge, then the
+// response cache for queries or execution plus invalidation for mutations.
+func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
+	ctx := requestContext(c)
+	if hash := persistedHash(req.Extensions); hash != "" {
+		if err := s.resolvePersisted(ctx, hash, &req); err != nil {
+			return s.requestError(err)
+		}
+	}
+	op, err := s.deps.Engine.Prepare(ctx, req)
+	if err != nil {
+		return s.requestError(err)
+	}
+	if c.Method() == fiber.MethodGet && op.Kind != ast.Query {
+		c.Set(fiber.HeaderAllow, "POST")
+		return result{err: &httpError{status: fiber.StatusMethodNotAllowed, code: codeBadUserInput,
+			message: "only queries may be sent with GET; send mutations with POST"}}
+	}
+	if err := s.chargeCost(c, op.Cost); err != nil {
+		return result{err: err}
+	}
+	var pol resolvers.OperationPolicy
+	if s.deps.Policies != nil {
+		pol = s.deps.Policies(op)
+	}
+
+	var res result
+	switch {
+	case op.Kind == ast.Mutation:
+		res = s.mutate(ctx, op, pol)
+	case s.deps.Cache == nil || pol.MaxAge <= 0 || !security.FromContext(ctx).Role.Allows(pol.Requires):
+		// Uncacheable, or a caller who lacks the role: execute so they get the real errors.
+		res = s.executeOnce(ctx, op)
+		res.xCache = cache.Bypass.String()
+	default:
+		res = s.cached(ctx, op, pol)
+	}
+	if wantsCost(req.Extensions) {
+		res.body = appendCostExtension(res.body, op.Cost, s.deps.Engine.MaxCost())
+	}
+	return res
+}
+
+// executeOnce runs op with fresh per-request loaders and renders the response.
+func (s *Server) executeOnce(ctx context.Context, op *graphql.Operation) result {
+	resp := s.execute(ctx, op)
+	return result{status: fiber.StatusOK, body: s.appendResponse(nil, resp.Data, resp.Errors), cacheControl: "no-store"}
+}
+
+func (s *Server) execute(ctx context.Context, op *graphql.Operation) *graphql.Response {
+	if s.deps.ExecContext != nil {
+		ctx = s.deps.ExecContext(ctx)
+	}
+	return s.deps.Engine.Execute(ctx, op)
+}
+
+// mutate executes a mutation and, before answering, makes the cached answers it changes stale
+// on this instance (and, through the cache's pub/sub, on every other).
+func (s *Server) mutate(ctx context.Context, op *graphql.Operation, pol resolvers.OperationPolicy) result {
+	res := s.executeOnce(ctx, op)
+	res.xCache = cache.Bypass.String()
+	if s.deps.Cache != nil && len(pol.Invalidates) > 0 {
+		// The write has happened whether or not some field failed: invalidate regardless, with a
+		// context that the client's departure cannot cancel.
+		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if err := s.deps.Cache.Invalidate(ictx, pol.Invalidates...); err != nil {
+			s.deps.Logger.Warn("cache invalidation failed", "tags", pol.Invalidates, "err", err)
+		}
+	}
+	return res
+}
+
+// uncacheable carries a response that must be sent but not cached (it has errors). It travels
+// through the cache's fill as an error so that the cache neither stores it nor hides it, and so
+// that every caller sharing the flight receives it.
+type uncacheable struct{ body []byte }
+
+func (u *uncacheable) Error() string { return "response has errors" }
+
+// cached answers a query through the response cache: L1, L2, singleflight, then execution.
+func (s *Server) cached(ctx context.Context, op *graphql.Operation, pol resolvers.OperationPolicy) result {
+	id := security.FromContext(ctx)
+	key := cacheKey(op, pol, id)
+	entry, status, err := s.deps.Cache.Do(ctx, key, cache.Policy{
+		MaxAge:               pol.MaxAge,
+		StaleWhileRevalidate: s.cfg.StaleWhileRevalidate,
+		StaleIfError:         s.cfg.StaleIfError,
+	}, func(ctx context.Context) (cache.Entry, error) {
+		resp := s.execute(ctx, op)
+		if len(resp.Errors) > 0 {
+			return cache.Entry{}, &uncacheable{body: s.appendResponse(nil, resp.Data, resp.Errors)}
+		}
+		return cache.Entry{Body: s.appendResponse(nil, resp.Data, nil), Tags: pol.Tags}, nil
+	})
+	var u *uncacheable
+	switch {
+	case errors.As(err, &u):
+		return result{status: fiber.StatusOK, body: u.body, xCache: cache.Miss.String(), cacheControl: "no-store"}
+	case err != nil:
+		return s.failure(err)
+	}
+	private := pol.Private || pol.Requires > security.RoleAnonymous
+	return result{
+		status:       fiber.StatusOK,
+		body:         entry.Body,
+		xCache:       status.String(),
+		etag:         entry.ETag,
+		private:      private,
+		cacheControl: cacheControl(private, pol.MaxAge),
+	}
+}
+
+// cacheKey identifies an answer: the document, the operation, the coerced variables and the
+// scope. Answers of operations that need a role are shared by every caller who holds it (the
+// server checks the role before looking); PRIVATE answers are keyed by the user as well, so one
+// user's answer never reaches another.
+func cacheKey(op *graphql.Operation, pol resolvers.OperationPolicy, id security.Identity) string {
+	h := sha256.New()
+	h.Write(op.Hash[:])
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(op.Name)))
+	h.Write(n[:])
+	h.Write([]byte(op.Name))
+	if len(op.Variables) > 0 {
+		vars, _ := json.Marshal(op.Variables) // map keys are sorted: canonical
+		h.Write(vars)
+	}
+	h.Write([]byte{0})
+	h.Write([]byte(pol.Requires.String()))
+	if pol.Private {
+		h.Write([]byte{0})
+		h.Write([]byte(id.Username))
+	}
+	var sum [sha256.Size]byte
+	return "gql:" + hex.EncodeToString(h.Sum(sum[:0]))
+}
+
+func cacheControl(private bool, maxAge time.Duration) string {
+	scope := "public"
+	if private {
+		scope = "private"
+	}
+	return scope + ", max-age=" + strconv.Itoa(int(maxAge/time.Second))
+}
+
+// requestError renders errors raised before execution (parse, validation, limits, variables).
+func (s *Server) requestError(err error) result {
+	var he *httpError
+	if errors.As(err, &he) {
+		return result{err: err}
+	}
+	errs := graphql.AsErrors(err)
+	status, _, _ := describe(errs[0], s.cfg.Production)
+	return result{status: status, body: s.appendResponse(nil, nil, errs), requestError: true, cacheControl: "no-store"}
+}
+
+// failure renders an error that prevented any answer (deadline, cache fill failure).
+func (s *Server) failure(err error) result {
+	status, code, msg := describe(err, s.cfg.Production)
+	if status >= 500 {
+		s.deps.Logger.Error("graphql request failed", "err", err)
+	}
+	return result{status: status, body: appendErrorBody(nil, msg, code, nil), requestError: true, cacheControl: "no-store"}
+}
+
+// writeResult writes a single operation's result with its caching headers, answering 304 when
+// the client already holds the same representation.
+func (s *Server) writeResult(c *fiber.Ctx, media string, r result) error {
+	if r.err != nil {
+		return r.err
+	}
+	status := r.status
+	if r.requestError && media == mediaJSON && status < 500 && status != fiber.StatusTooManyRequests {
+		status = fiber.StatusOK // application/json: well-formed requests get 200 (GraphQL over HTTP)
+	}
+	if status == fiber.StatusServiceUnavailable {
+		c.Set(fiber.HeaderRetryAfter, "1")
+	}
+	if r.xCache != "" {
+		c.Set("X-Cache", r.xCache)
+	}
+	if r.cacheControl != "" {
+		c.Set(fiber.HeaderCacheControl, r.cacheControl)
+	}
+	vary := "Accept"
+	if r.private {
+		vary = "Accept, Authorization, X-API-Key"
+	}
+	c.Set(fiber.HeaderVary, vary)
+	if r.etag != "" {
+		c.Set(fiber.HeaderETag, r.etag)
+		if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatches(inm, r.etag) {
+			return c.SendStatus(fiber.StatusNotModified)
+		}
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, media+"; charset=utf-8")
+	return c.Send(r.body)
+}
+
+// etagMatches implements If-None-Match's weak comparison over a list of tags or "*".
+func etagMatches(header, etag string) bool {
+	for _, part := range splitComma(header) {
+		if part == "*" || trimWeak(part) == trimWeak(etag) {
+			return true
+		}
+	}
+	return false
+}
+
+// persistedHash returns extensions.persistedQuery.sha256Hash (Apollo's APQ), or "".
+func persistedHash(ext map[string]any) string {
+	pq, _ := ext["persistedQuery"].(map[string]any)
+	h, _ := pq["sha256Hash"].(string)
+	return h
+}
+
+// resolvePersisted implements automatic persisted queries: a hash alone is looked up
+// (PERSISTED_QUERY_NOT_FOUND tells the client to send the text once); a hash with its text is
+// verified and stored.
+func (s *Server) resolvePersisted(ctx context.Context, hash string, req *graphql.Request) error {
+	if s.deps.APQ == nil {
+		return &graphql.Error{Message: "PersistedQueryNotSupported", Extensions: map[string]any{"code": codePersistedNotFound}}
+	}
+	if req.Query == "" {
+		q, ok := s.deps.APQ.Get(ctx, hash)
+		if !ok {
+			return &graphql.Error{Message: "PersistedQueryNotFound", Extensions: map[string]any{"code": codePersistedNotFound}}
+		}
+		req.Query = q
+		return nil
+	}
+	if err := s.deps.APQ.Put(ctx, hash, req.Query); err != nil {
+		switch {
+		case errors.Is(err, cache.ErrHashMismatch):
+			return badRequest("provided sha256Hash does not match the query")
+		case errors.Is(err, cache.ErrInvalidHash):
+			return badRequest("sha256Hash must be 64 lowercase hexadecimal digits")
+		case errors.Is(err, cache.ErrQueryTooLarge):
+			return &httpError{status: fiber.StatusBadRequest, code: codeTooComplex, message: "persisted query too large"}
+		}
+		return err
+	}
+	return nil
+}
+
+// wantsCost reports whether the client asked for the operation's cost (extensions.cost: true).
+func wantsCost(ext map[string]any) bool {
+	v, _ := ext["cost"].(bool)
+	return v
+}
+
+// appendCostExtension adds "extensions":{"cost":{...}} to a rendered response object.
+func appendCostExtension(body []byte, cost, max int) []byte {
+	if len(body) < 2 || body[len(body)-1] != '}' {
+		return body
+	}
+	out := make([]byte, 0, len(body)+64)
+	out = append(out, body[:len(body)-1]...)
+	if len(body) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, fmt.Sprintf(`"extensions":{"cost":{"requestedQueryCost":%d,"maximumAvailable":%d}}}`, cost, max)...)
+}
