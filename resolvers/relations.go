@@ -16,7 +16,7 @@ const maxRelationLimit = 50
 // WithLoaders returns ctx carrying fresh dataloaders for one request. The HTTP layer calls it
 // before executing an operation (not for cache hits, which never reach a resolver).
 func (r *Resolvers) WithLoaders(ctx context.Context) context.Context {
-	return loaders.NewContext(ctx, loaders.New(ctx, r.store, loaders.Config{PerKeyLimit: maxRelationLimit}))
+	return loaders.NewContext(ctx, loaders.New(ctx, r.store, r.loaders))
 }
 
 // The relation resolvers below ask a loader for their keys and return immediately with a thunk

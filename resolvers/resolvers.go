@@ -91,10 +91,18 @@ func inputErrorf(format string, args ...any) error {
 
 // Resolvers answers the NEKO schema's fields.
 type Resolvers struct {
-	store  Store
-	auth   Authenticator
-	logger *slog.Logger
-	now    func() time.Time
+	store   Store
+	auth    Authenticator
+	logger  *slog.Logger
+	now     func() time.Time
+	loaders loaders.Config
+
+	// Security administration (admin.go); nil collaborators answer "not configured".
+	security     SecurityStore
+	blocks       BlockAdmin
+	keys         KeyAdmin
+	auditor      Auditor
+	auditDropped func() uint64
 }
 
 // Config holds the Resolvers' collaborators. Store, Auth and Logger are required; Now defaults to
@@ -104,6 +112,19 @@ type Config struct {
 	Auth   Authenticator
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Loaders tunes the per-request dataloaders; the zero value takes their defaults with at
+	// most 50 hunts or triggers per actor.
+	Loaders loaders.Config
+
+	// Security, Blocks and Keys serve the admin security fields; each nil one makes its fields
+	// answer that the feature is not configured. Audit, when set, records every executed
+	// mutation and every admin read of security data; AuditDropped reports its losses in
+	// securityStats.
+	Security     SecurityStore
+	Blocks       BlockAdmin
+	Keys         KeyAdmin
+	Audit        Auditor
+	AuditDropped func() uint64
 }
 
 // New validates cfg.
@@ -114,7 +135,11 @@ func New(cfg Config) (*Resolvers, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Resolvers{store: cfg.Store, auth: cfg.Auth, logger: cfg.Logger, now: cfg.Now}, nil
+	if cfg.Loaders.PerKeyLimit == 0 {
+		cfg.Loaders.PerKeyLimit = maxRelationLimit
+	}
+	return &Resolvers{store: cfg.Store, auth: cfg.Auth, logger: cfg.Logger, now: cfg.Now, loaders: cfg.Loaders,
+		security: cfg.Security, blocks: cfg.Blocks, keys: cfg.Keys, auditor: cfg.Audit, auditDropped: cfg.AuditDropped}, nil
 }
 
 // Bindings returns the engine bindings for every field of the schema that needs a resolver,
@@ -125,13 +150,14 @@ func (r *Resolvers) Bindings(schema *ast.Schema) (map[string]map[string]graphql.
 		"Mutation": {},
 	}
 	for _, add := range []func(map[string]map[string]graphql.Field){
-		r.bindAuth, r.bindThreats, r.bindHoneypots, r.bindHunts, r.bindPatterns, r.bindPerpetrators, r.bindArmyList, r.bindRelations,
+		r.bindAuth, r.bindThreats, r.bindHoneypots, r.bindHunts, r.bindPatterns, r.bindPerpetrators, r.bindArmyList, r.bindRelations, r.bindAdmin,
 	} {
 		add(b)
 	}
 	if err := enforceAuth(schema, b); err != nil {
 		return nil, err
 	}
+	r.auditMutations(b) // outside the role check: refused attempts are audited too
 	return b, nil
 }
 

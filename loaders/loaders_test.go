@@ -1,0 +1,185 @@
+package loaders
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neko-defense/neko/store"
+)
+
+// fakeStore records the keys of every batch and answers from fixed data.
+type fakeStore struct {
+	mu      sync.Mutex
+	batches [][]string
+	err     error
+	// block, when set, makes a batch wait until its context ends or block is closed.
+	block chan struct{}
+}
+
+func (f *fakeStore) record(ctx context.Context, keys []string) error {
+	f.mu.Lock()
+	f.batches = append(f.batches, slices.Clone(keys))
+	f.mu.Unlock()
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return f.err
+}
+
+func (f *fakeStore) ThreatActorsByKeys(ctx context.Context, keys []string) ([]store.ThreatActor, error) {
+	if err := f.record(ctx, keys); err != nil {
+		return nil, err
+	}
+	var out []store.ThreatActor
+	for _, k := range keys {
+		if k != "missing" {
+			out = append(out, store.ThreatActor{ActorID: k, Name: "name of " + k})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) ThreatActorsByIOCs(ctx context.Context, addrs []string) ([]store.ThreatActor, error) {
+	if err := f.record(ctx, addrs); err != nil {
+		return nil, err
+	}
+	return []store.ThreatActor{{ActorID: "a1", IOCs: []string{"10.0.0.1", "10.0.0.2"}}}, nil
+}
+
+func (f *fakeStore) HuntsByTargets(ctx context.Context, targets []string, limit int) ([]store.HuntConversation, error) {
+	if err := f.record(ctx, targets); err != nil {
+		return nil, err
+	}
+	var out []store.HuntConversation
+	for _, t := range targets {
+		for i := 0; i < 3; i++ {
+			out = append(out, store.HuntConversation{SessionID: t + "-" + string(rune('a'+i)), TargetActor: t})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) HoneypotTriggersByIPs(ctx context.Context, ips []string, limit int) ([]store.HoneypotTrigger, error) {
+	if err := f.record(ctx, ips); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+func (f *fakeStore) CasePatternsByIDs(ctx context.Context, ids []string) ([]store.CasePattern, error) {
+	if err := f.record(ctx, ids); err != nil {
+		return nil, err
+	}
+	return []store.CasePattern{{PatternID: ids[0]}}, nil
+}
+
+// loadAll starts every load before forcing any thunk, as the engine does for a list level.
+func loadAll(ctx context.Context, l *Loaders, keys []string) ([]*store.ThreatActor, []error) {
+	thunks := make([]func() (*store.ThreatActor, error), len(keys))
+	for i, k := range keys {
+		thunks[i] = l.ActorByKey.Load(ctx, k)
+	}
+	out, errs := make([]*store.ThreatActor, len(keys)), make([]error, len(keys))
+	for i, th := range thunks {
+		out[i], errs[i] = th()
+	}
+	return out, errs
+}
+
+func TestBatchesInKeyOrderWithDeduplication(t *testing.T) {
+	fs := &fakeStore{}
+	l := New(context.Background(), fs, Config{Wait: 5 * time.Millisecond})
+	keys := []string{"b", "a", "missing", "b", "c"}
+	got, errs := loadAll(context.Background(), l, keys)
+	for i, k := range keys {
+		if errs[i] != nil {
+			t.Fatalf("key %s: %v", k, errs[i])
+		}
+		switch {
+		case k == "missing" && got[i] != nil:
+			t.Fatalf("missing key resolved to %+v", got[i])
+		case k != "missing" && (got[i] == nil || got[i].ActorID != k):
+			t.Fatalf("key %s resolved to %+v", k, got[i])
+		}
+	}
+	if len(fs.batches) != 1 {
+		t.Fatalf("%d batches, want 1: %v", len(fs.batches), fs.batches)
+	}
+	b := slices.Sorted(slices.Values(fs.batches[0]))
+	if !slices.Equal(b, []string{"a", "b", "c", "missing"}) {
+		t.Fatalf("batch keys %v, want each key once", fs.batches[0])
+	}
+}
+
+func TestGroupsPerKeyWithLimit(t *testing.T) {
+	fs := &fakeStore{}
+	l := New(context.Background(), fs, Config{PerKeyLimit: 2})
+	t1, t2 := l.HuntsByTarget.Load(context.Background(), "x"), l.HuntsByTarget.Load(context.Background(), "y")
+	hx, err1 := t1()
+	hy, err2 := t2()
+	if err1 != nil || err2 != nil || len(hx) != 2 || len(hy) != 2 || hx[0].TargetActor != "x" || hy[0].TargetActor != "y" {
+		t.Fatalf("hunts x=%v y=%v (%v %v)", hx, hy, err1, err2)
+	}
+	a, err := l.ActorByIOC.Load(context.Background(), "10.0.0.2")()
+	if err != nil || a == nil || a.ActorID != "a1" {
+		t.Fatalf("actor by ioc = %+v, %v", a, err)
+	}
+}
+
+func TestBatchErrorReachesEveryKey(t *testing.T) {
+	fs := &fakeStore{err: errors.New("database down")}
+	l := New(context.Background(), fs, Config{})
+	_, errs := loadAll(context.Background(), l, []string{"a", "b"})
+	for _, err := range errs {
+		if err == nil || err.Error() != "database down" {
+			t.Fatalf("err = %v", err)
+		}
+	}
+}
+
+// The first caller giving up must not cancel the batch that later callers joined.
+func TestFirstCallerCancellationDoesNotCancelBatch(t *testing.T) {
+	fs := &fakeStore{block: make(chan struct{})}
+	l := New(context.Background(), fs, Config{Wait: time.Millisecond})
+	first, cancel := context.WithCancel(context.Background())
+	th1 := l.ActorByKey.Load(first, "a")
+	th2 := l.ActorByKey.Load(context.Background(), "b")
+	cancel()
+	close(fs.block)
+	if _, err := th2(); err != nil {
+		t.Fatalf("second caller failed because the first cancelled: %v", err)
+	}
+	_, _ = th1()
+}
+
+// A batch gets its own deadline from the request's, so a stuck database cannot hold it forever.
+func TestBatchDeadline(t *testing.T) {
+	fs := &fakeStore{block: make(chan struct{})}
+	defer close(fs.block)
+	req, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	l := New(req, fs, Config{})
+	_, err := l.ActorByKey.Load(context.Background(), "a")()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the batch's deadline", err)
+	}
+}
+
+func TestFromContext(t *testing.T) {
+	if _, err := FromContext(context.Background()); !errors.Is(err, ErrNoLoaders) {
+		t.Fatalf("err = %v", err)
+	}
+	l := New(context.Background(), &fakeStore{}, Config{})
+	got, err := FromContext(NewContext(context.Background(), l))
+	if err != nil || got != l {
+		t.Fatal("loaders not carried by the context")
+	}
+}
