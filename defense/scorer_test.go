@@ -56,10 +56,12 @@ func TestScoreRules(t *testing.T) {
 			[]string{"Missing or short User-Agent", "Few headers", "Missing User-Agent header", "Missing Accept header"}},
 		{"short user agent", with(path("/"), func(r *RequestInfo) { r.UserAgent = "Go"; r.Headers["user-agent"] = "Go" }), 20, ActionAllow, "", []string{"Missing or short User-Agent"}},
 		{"user agent outside Headers", with(path("/"), func(r *RequestInfo) { delete(r.Headers, "user-agent") }), 0, ActionAllow, "", nil},
-		{"sqlmap, few headers", sqlmap, 65, ActionChallenge, CategoryAutomation, []string{"Known attack tool: sqlmap"}},
+		{"sqlmap, few headers", sqlmap, 95, ActionBlock, CategoryAutomation, []string{"Known attack tool: sqlmap", "Offensive security tool"}},
+		{"sqlmap with browser headers", with(path("/"), func(r *RequestInfo) { r.UserAgent = "sqlmap/1.7#stable (https://sqlmap.org)" }),
+			70, ActionBlock, CategoryAutomation, []string{"Known attack tool: sqlmap", "Offensive security tool"}},
 		{"sqlmap injecting", with(sqlmap, func(r *RequestInfo) { r.Path = "/api/threat-actors?id=1%20UNION%20SELECT%20password%20FROM%20users" }),
-			100, ActionBlock, CategorySQLInjection, []string{"SQL injection pattern"}},
-		{"nikto with browser headers", with(path("/"), func(r *RequestInfo) { r.UserAgent = "Mozilla/5.00 (Nikto/2.1.6)" }), 40, ActionChallenge, CategoryAutomation, []string{"Known attack tool: nikto"}},
+			130, ActionBlock, CategorySQLInjection, []string{"SQL injection pattern"}},
+		{"nikto with browser headers", with(path("/"), func(r *RequestInfo) { r.UserAgent = "Mozilla/5.00 (Nikto/2.1.6)" }), 70, ActionBlock, CategoryAutomation, []string{"Known attack tool: nikto"}},
 		{"python-requests", with(path("/"), func(r *RequestInfo) { r.UserAgent = "python-requests/2.31.0" }), 40, ActionChallenge, CategoryAutomation, nil},
 		{"traversal", path("/files?name=../../etc/passwd"), 35, ActionAllow, "", []string{"Path traversal pattern"}},
 		{"encoded traversal", path("/files?name=%2e%2e%2F%2e%2e%2Fetc%2Fpasswd"), 35, ActionAllow, "", []string{"Path traversal pattern"}},
@@ -202,7 +204,7 @@ func TestScoreMustHold(t *testing.T) {
 			v = s.Score(RequestInfo{IP: "192.0.2.40", Method: "GET", Path: "/?id=" + strconv.Itoa(i), UserAgent: "sqlmap/1.7",
 				Headers: map[string]string{"user-agent": "sqlmap/1.7"}, Now: t0.Add(time.Duration(i) * time.Second)})
 		}
-		if v.Action != ActionBlock || v.Raw != 90 {
+		if v.Action != ActionBlock || v.Raw != 120 {
 			t.Errorf("after 20 probes: %v %d %v", v.Action, v.Raw, v.Reasons)
 		}
 	})
