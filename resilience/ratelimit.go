@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 )
 
 // Limit is a rate limit: Rate tokens per second on average, with bursts of
@@ -64,8 +65,9 @@ type RateLimitConfig struct {
 	OnReject func()
 }
 
-// RateLimiter is a GCRA rate limiter over many keys that decides in memory
-// and shares its state between instances through Redis in the background.
+// RateLimiter is a token-bucket rate limiter over many keys (one
+// golang.org/x/time/rate.Limiter per key) that decides in memory and shares
+// its state between instances through Redis in the background.
 // See the package comment for the algorithm and its overshoot bound.
 //
 // A RateLimiter is safe for concurrent use. When it has a Redis client it
@@ -110,14 +112,16 @@ type rlShard struct {
 	dirty []*rlEntry // entries touched since the last sync
 }
 
-// rlEntry is the local state of one key. Times are Unix nanoseconds of the
-// RateLimiter's clock.
+// rlEntry is the local state of one key. Times are of the RateLimiter's
+// clock; pending and first are Unix nanoseconds.
 type rlEntry struct {
 	key        string
-	tat        int64 // GCRA theoretical arrival time
-	pending    int64 // nanoseconds of TAT charged since the last sync snapshot
-	first      int64 // time of the first charge in pending
-	dirty      bool  // in the shard's dirty list
+	lim        *rate.Limiter // the key's bucket, built for limit
+	limit      Limit
+	last       time.Time // latest time lim was used at; lim is never used at an earlier one
+	pending    int64     // nanoseconds of TAT (cost/Rate) charged since the last sync snapshot
+	first      int64     // time of the first charge in pending
+	dirty      bool      // in the shard's dirty list
 	evicted    bool
 	prev, next *rlEntry
 }
@@ -202,10 +206,10 @@ func newRateLimiter(cfg RateLimitConfig, hooks rlHooks) (*RateLimiter, error) {
 // buffer. A key should always be used with the same limit; a changed limit
 // applies from then on.
 func (r *RateLimiter) Allow(key string, limit Limit, cost int) Decision {
-	return r.allow(r.now().UnixNano(), key, limit, cost)
+	return r.allow(r.now(), key, limit, cost)
 }
 
-func (r *RateLimiter) allow(now int64, key string, limit Limit, cost int) Decision {
+func (r *RateLimiter) allow(now time.Time, key string, limit Limit, cost int) Decision {
 	cost = max(cost, 0)
 	if math.IsInf(limit.Rate, 1) {
 		return Decision{Allowed: true, Limit: limit.Burst, Remaining: max(limit.Burst, 0)}
@@ -214,30 +218,34 @@ func (r *RateLimiter) allow(now int64, key string, limit Limit, cost int) Decisi
 		r.rejected()
 		return Decision{Limit: max(limit.Burst, 0)}
 	}
-	// T, the emission interval, and tau, the burst tolerance, in ns; clamped
-	// so that absurdly slow rates cannot overflow.
-	const maxSpan = math.MaxInt64 / 4
-	T := int64(min(float64(time.Second)/limit.Rate, maxSpan/float64(limit.Burst+cost+1)))
-	T = max(T, 1)
-	tau := T * int64(limit.Burst)
 
 	sh := &r.shards[maphash.String(r.seed, key)&r.mask]
 	sh.mu.Lock()
 	e := sh.get(key)
-	tat := max(e.tat, now)
-	next := tat + int64(cost)*T
+	now = e.use(now, limit)
 	d := Decision{Limit: limit.Burst}
-	if next-now <= tau {
+	// AllowN refuses a cost above Burst by itself.
+	if e.lim.AllowN(now, cost) {
 		d.Allowed = true
-		if cost > 0 {
-			e.tat = next
-			tat = next
-			if r.redis != nil {
-				if e.pending == 0 {
-					e.first = now
-				}
-				e.pending += int64(cost) * T
+		if cost > 0 && r.redis != nil {
+			if e.pending == 0 {
+				e.first = now.UnixNano()
 			}
+			e.pending += int64(cost) * emissionInterval(limit, cost)
+		}
+	}
+	tokens := e.lim.TokensAt(now)
+	d.Remaining = int(max(math.Floor(tokens), 0))
+	d.ResetAfter = seconds((float64(limit.Burst) - tokens) / limit.Rate)
+	if !d.Allowed {
+		if cost > limit.Burst {
+			d.RetryAfter = d.ResetAfter
+		} else {
+			// Ask the bucket when cost would fit, then give the tokens back:
+			// a refused request costs nothing.
+			res := e.lim.ReserveN(now, cost)
+			d.RetryAfter = res.DelayFrom(now)
+			res.CancelAt(now)
 		}
 	}
 	if r.redis != nil && !e.dirty {
@@ -246,17 +254,53 @@ func (r *RateLimiter) allow(now int64, key string, limit Limit, cost int) Decisi
 	}
 	sh.mu.Unlock()
 
-	d.ResetAfter = time.Duration(tat - now)
-	d.Remaining = int((tau - (tat - now)) / T)
 	if !d.Allowed {
-		if cost > limit.Burst {
-			d.RetryAfter = d.ResetAfter
-		} else {
-			d.RetryAfter = time.Duration(next - now - tau)
-		}
 		r.rejected()
 	}
 	return d
+}
+
+// use prepares e for a call at now under limit: it (re)builds e's bucket if
+// the limit changed and returns the time to use it at, which is now or, if
+// the clock went back (or a concurrent caller read it later and locked
+// first), the latest time e was used at. rate.Limiter moves its clock back
+// to an earlier t and would then refill the same interval twice.
+// The shard's mutex must be held.
+func (e *rlEntry) use(now time.Time, limit Limit) time.Time {
+	if now.Before(e.last) {
+		now = e.last
+	}
+	e.last = now
+	switch {
+	case e.lim == nil:
+		e.lim = rate.NewLimiter(rate.Limit(limit.Rate), limit.Burst)
+	case e.limit != limit:
+		e.lim.SetLimitAt(now, rate.Limit(limit.Rate))
+		e.lim.SetBurstAt(now, limit.Burst)
+	}
+	e.limit = limit
+	return now
+}
+
+// emissionInterval is 1/Rate in nanoseconds, at least 1 and clamped so that
+// absurdly slow rates cannot overflow a sum of charges.
+func emissionInterval(limit Limit, cost int) int64 {
+	const maxSpan = math.MaxInt64 / 4
+	T := int64(min(float64(time.Second)/limit.Rate, maxSpan/float64(limit.Burst+cost+1)))
+	return max(T, 1)
+}
+
+// seconds converts s seconds to a Duration rounded to the nanosecond,
+// saturating instead of overflowing.
+func seconds(s float64) time.Duration {
+	ns := math.Round(s * float64(time.Second))
+	switch {
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	case ns <= 0:
+		return 0
+	}
+	return time.Duration(ns)
 }
 
 func (r *RateLimiter) rejected() {
@@ -375,7 +419,7 @@ return tat
 
 // syncOnce pushes, in one pipeline, what this instance charged to each key
 // touched since the last round, reads back each key's shared TAT and adopts
-// it where it is later than the local one. On failure the charges of the
+// it where it is later than the local bucket's equivalent TAT. On failure the charges of the
 // round are dropped: the instance has been deciding alone meanwhile, and
 // replaying them later would punish keys for an outage.
 // It returns the round's number and how many keys it synced.
@@ -447,17 +491,42 @@ func hasNoScript(items []syncItem) bool {
 	return false
 }
 
-// adopt moves the local TAT of it's key up to the shared one, plus what was
-// charged locally since the snapshot.
+// maxDebtChunks bounds the reservations adopt makes for one key in one
+// round: a shared TAT absurdly far ahead (a clock far off) then blocks the
+// key for at most maxDebtChunks*Burst tokens' worth of time per round,
+// rather than costing an unbounded loop.
+const maxDebtChunks = 1024
+
+// adopt brings it's key's bucket down to the shared TAT plus what was
+// charged locally since the snapshot, if that is later than the bucket's
+// own equivalent TAT (now + (Burst - tokens)/Rate): the difference, which is
+// what other instances granted, becomes local debt. rate.Limiter reserves
+// at most Burst tokens at a time, so the debt is reserved in chunks, and in
+// whole tokens, rounded to the nearest: the local state is then within half
+// a token of the exact one, and the error does not accumulate, since every
+// round measures the gap to the shared TAT afresh.
 func (r *RateLimiter) adopt(it syncItem) {
 	shared, err := it.cmd.Int64()
 	if err != nil {
 		return
 	}
 	shared *= 1000
+	now := r.now()
 	it.sh.mu.Lock()
-	if e := it.e; !e.evicted {
-		e.tat = max(e.tat, shared+e.pending)
+	defer it.sh.mu.Unlock()
+	e := it.e
+	if e.evicted || e.lim == nil {
+		return
 	}
-	it.sh.mu.Unlock()
+	now = e.use(now, e.limit)
+	target := float64(shared+e.pending-now.UnixNano()) / float64(time.Second) * e.limit.Rate
+	debt := target - (float64(e.limit.Burst) - e.lim.TokensAt(now))
+	// A single instance, whose shared TAT is never later than its own, sees
+	// a debt of at most float error, which rounds to 0.
+	n := int(min(math.Round(debt), float64(maxDebtChunks*e.limit.Burst)))
+	for n > 0 {
+		c := min(n, e.limit.Burst)
+		e.lim.ReserveN(now, c) // never cancelled: the tokens go negative
+		n -= c
+	}
 }

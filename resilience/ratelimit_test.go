@@ -296,17 +296,22 @@ func (w *syncWatch) hook(round int64, keys int, err error) {
 }
 
 // touch charges cost to key and waits for the first sync round that
-// includes it, returning that round's error.
+// includes it, returning that round's error. Rounds that carried keys are
+// forgotten first: the previous touch waited for the round that consumed its
+// charges, so until this Allow nothing is pending, and the first round with
+// keys recorded after it is the one holding this charge. (Round numbers cannot
+// tell: a round takes its number before its snapshot, so a charge made in
+// between rides in a round numbered before the caller could look.)
 func (w *syncWatch) touch(key string, limit Limit, cost int) (Decision, error) {
+	w.mu.Lock()
+	clear(w.rounds)
+	w.mu.Unlock()
 	d := w.r.Allow(key, limit, cost)
-	after := w.r.rounds.Load() // the next round snapshots after the Allow
 	for {
 		w.mu.Lock()
-		for round, err := range w.rounds {
-			if round > after {
-				w.mu.Unlock()
-				return d, err
-			}
+		for _, err := range w.rounds {
+			w.mu.Unlock()
+			return d, err
 		}
 		w.mu.Unlock()
 		<-w.notify

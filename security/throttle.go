@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // ThrottleConfig configures login throttling. Zero values take the documented defaults.
@@ -58,16 +60,18 @@ func (c *ThrottleConfig) setDefaults() error {
 	return nil
 }
 
-// throttle is the login failure limiter.
+// throttle is the login failure limiter: a golang.org/x/time/rate.Limiter per username and per
+// address.
 //
-// It is a token bucket written here rather than golang.org/x/time/rate because a login must
-// reserve a token *before* the bcrypt work (otherwise a hundred concurrent guesses would all pass a
-// "tokens left?" check and all be verified) and refund it on success, some milliseconds later.
-// rate.Reservation.CancelAt only refunds when cancelled at the reservation instant, which makes
-// that pattern fragile.
+// A login reserves its token *before* the bcrypt work (otherwise a hundred concurrent guesses would
+// all pass a "tokens left?" check and all be verified): a reservation that would have to wait is
+// cancelled at once and the attempt refused. A success refunds by cancelling the reservation at the
+// instant it was made (rate.Reservation.CancelAt refunds nothing when cancelled after its time to
+// act), which restores the token less whatever later attempts reserved meanwhile; the limiter then
+// refills that interval again, so the two cancel out.
 type throttle struct {
 	cfg ThrottleConfig
-	mu  sync.Mutex // guards users, addrs and every bucket in them
+	mu  sync.Mutex // guards users and addrs (their LRU order); each rate.Limiter has its own lock
 	users,
 	addrs *bucketTable
 }
@@ -75,8 +79,8 @@ type throttle struct {
 func newThrottle(cfg ThrottleConfig) *throttle {
 	return &throttle{
 		cfg:   cfg,
-		users: newBucketTable(float64(cfg.PerUser), cfg.Window, cfg.MaxKeys),
-		addrs: newBucketTable(float64(cfg.PerAddr), cfg.Window, cfg.MaxKeys),
+		users: newBucketTable(cfg.PerUser, cfg.Window, cfg.MaxKeys),
+		addrs: newBucketTable(cfg.PerAddr, cfg.Window, cfg.MaxKeys),
 	}
 }
 
@@ -89,26 +93,34 @@ func (t *throttle) acquire(username, addr string, now time.Time) (refund func(),
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	u := t.users.get(throttleKey(strings.ToLower(username)), now)
-	var a *bucket
-	if addr != "" {
-		a = t.addrs.get(throttleKey(addr), now)
-	}
-	if u.tokens < 1 || (a != nil && a.tokens < 1) {
+	u := t.users.get(throttleKey(strings.ToLower(username)))
+	ru, ok := reserve(u, now)
+	if !ok {
 		return nil, false
 	}
-	u.tokens--
-	if a != nil {
-		a.tokens--
+	var ra *rate.Reservation
+	if addr != "" {
+		if ra, ok = reserve(t.addrs.get(throttleKey(addr)), now); !ok {
+			ru.CancelAt(now)
+			return nil, false
+		}
 	}
 	return func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		u.give()
-		if a != nil {
-			a.give()
+		ru.CancelAt(now)
+		if ra != nil {
+			ra.CancelAt(now)
 		}
 	}, true
+}
+
+// reserve takes one token from lim at now if it has one; otherwise it takes nothing.
+func reserve(lim *rate.Limiter, now time.Time) (*rate.Reservation, bool) {
+	r := lim.ReserveN(now, 1)
+	if r.DelayFrom(now) > 0 {
+		r.CancelAt(now)
+		return nil, false
+	}
+	return r, true
 }
 
 func throttleKey(s string) string {
@@ -118,56 +130,47 @@ func throttleKey(s string) string {
 	return s
 }
 
-// bucket is one key's token bucket. A bucket that left the table may still be refunded; that
-// changes nothing.
-type bucket struct {
-	key    string
-	tokens float64
-	last   time.Time
-	burst  float64
-}
-
-func (b *bucket) give() { b.tokens = min(b.burst, b.tokens+1) }
-
-// bucketTable is a bounded LRU map of buckets.
+// bucketTable is a bounded LRU map of rate limiters. A limiter that left the table may still be
+// refunded; that changes nothing.
 type bucketTable struct {
-	burst  float64
-	perSec float64 // refill rate, tokens per second
-	max    int
-	lru    *list.List               // of *bucket, most recently used at the front
-	byKey  map[string]*list.Element // key -> element of lru
+	limit rate.Limit // refill, tokens per second
+	burst int
+	max   int
+	lru   *list.List               // of *bucket, most recently used at the front
+	byKey map[string]*list.Element // key -> element of lru
 }
 
-func newBucketTable(burst float64, window time.Duration, maxKeys int) *bucketTable {
+// bucket is one key's limiter in a bucketTable.
+type bucket struct {
+	key string
+	lim *rate.Limiter
+}
+
+func newBucketTable(burst int, window time.Duration, maxKeys int) *bucketTable {
 	return &bucketTable{
-		burst:  burst,
-		perSec: burst / window.Seconds(),
-		max:    maxKeys,
-		lru:    list.New(),
-		byKey:  make(map[string]*list.Element),
+		limit: rate.Limit(float64(burst) / window.Seconds()),
+		burst: burst,
+		max:   maxKeys,
+		lru:   list.New(),
+		byKey: make(map[string]*list.Element),
 	}
 }
 
-// get returns key's bucket refilled up to now, creating a full one (and evicting the least
-// recently used bucket when the table is full) if key is new.
-func (t *bucketTable) get(key string, now time.Time) *bucket {
+// get returns key's limiter, creating a full one (and evicting the least recently used one when
+// the table is full) if key is new.
+func (t *bucketTable) get(key string) *rate.Limiter {
 	if e, ok := t.byKey[key]; ok {
 		t.lru.MoveToFront(e)
-		b := e.Value.(*bucket)
-		if elapsed := now.Sub(b.last); elapsed > 0 {
-			b.tokens = min(t.burst, b.tokens+elapsed.Seconds()*t.perSec)
-			b.last = now
-		}
-		return b
+		return e.Value.(*bucket).lim
 	}
 	if t.lru.Len() >= t.max {
 		oldest := t.lru.Back()
 		t.lru.Remove(oldest)
 		delete(t.byKey, oldest.Value.(*bucket).key)
 	}
-	b := &bucket{key: key, tokens: t.burst, last: now, burst: t.burst}
+	b := &bucket{key: key, lim: rate.NewLimiter(t.limit, t.burst)}
 	t.byKey[key] = t.lru.PushFront(b)
-	return b
+	return b.lim
 }
 
 func (t *bucketTable) len() int { return t.lru.Len() }

@@ -142,23 +142,23 @@ func TestBucketTableBounded(t *testing.T) {
 	now := time.Unix(0, 0)
 	tab := newBucketTable(5, time.Minute, 3)
 	for _, k := range []string{"a", "b", "c"} {
-		tab.get(k, now).tokens = 0
+		tab.get(k).ReserveN(now, 5) // empty the bucket
 	}
-	tab.get("a", now) // a becomes most recently used; b is now the oldest
-	tab.get("d", now)
+	tab.get("a") // a becomes most recently used; b is now the oldest
+	tab.get("d")
 	if tab.len() != 3 {
 		t.Fatalf("len = %d, want 3", tab.len())
 	}
 	if _, ok := tab.byKey["b"]; ok {
 		t.Fatal("least recently used key b not evicted")
 	}
-	if got := tab.get("a", now).tokens; got != 0 {
+	if got := tab.get("a").TokensAt(now); got != 0 {
 		t.Fatalf("a kept %v tokens, want its state (0)", got)
 	}
-	if got := tab.get("a", now.Add(30*time.Second)).tokens; got != 2.5 {
+	if got := tab.get("a").TokensAt(now.Add(30 * time.Second)); got != 2.5 {
 		t.Fatalf("refill after 30s = %v, want 2.5", got)
 	}
-	if got := tab.get("a", now.Add(time.Hour)).tokens; got != 5 {
+	if got := tab.get("a").TokensAt(now.Add(time.Hour)); got != 5 {
 		t.Fatalf("refill is capped at the burst: %v", got)
 	}
 }
