@@ -36,3 +36,13 @@ lint:
 
 clean:
 	rm -rf bin data
+
+## load: short versions of the load profiles (dashboard flow, TV monitor flow, spike, stress,
+## soak; about 2 minutes in all) against a local neko; fails when a threshold is missed
+.PHONY: load bench-http
+load:
+	SHORT=1 benchmarks/profiles/run.sh all
+
+## bench-http: the hit-path check, full stack vs bare Fiber over HTTP (wrk)
+bench-http:
+	benchmarks/hitpath.sh

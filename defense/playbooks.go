@@ -256,25 +256,25 @@ func (r *Responder) Stats() ResponderStats {
 // ctx ends.
 func (r *Responder) Close(ctx context.Context) error { return r.writes.close(ctx) }
 
-// run is the state of one playbook execution.
-type run struct {
+// playbookRun is the state of one playbook execution.
+type playbookRun struct {
 	r   *Responder
 	ctx context.Context
 	in  *store.Incident
 }
 
-func (x *run) step(typ, detail string) {
+func (x *playbookRun) step(typ, detail string) {
 	x.in.Actions = append(x.in.Actions, store.IncidentAction{Type: typ, Detail: detail, At: x.r.now().UTC()})
 }
 
-func (x *run) attrs() []any {
+func (x *playbookRun) attrs() []any {
 	return []any{"incident", x.in.IncidentID, "playbook", x.in.Playbook, "category", x.in.Category,
 		"ip", x.in.Actor.IP, "threat_score", x.in.ThreatScore}
 }
 
 // block applies a block; temporary blocks carry the reason of the
 // original's temporaryBlock.
-func (x *run) block(d time.Duration, temporary bool) {
+func (x *playbookRun) block(d time.Duration, temporary bool) {
 	now := x.r.now()
 	blk := Block{IP: x.in.Actor.IP, BlockedAt: now, Until: now.Add(d), Temporary: temporary,
 		Reason: fmt.Sprintf("%s (%s)", x.in.Playbook, x.in.IncidentID)}
@@ -291,7 +291,7 @@ func (x *run) block(d time.Duration, temporary bool) {
 	x.step(typ, d.String())
 }
 
-func (x *run) quarantine() {
+func (x *playbookRun) quarantine() {
 	fp := x.in.Actor.Fingerprint
 	if fp == "" {
 		x.step(ActQuarantine, "no fingerprint")
@@ -301,13 +301,13 @@ func (x *run) quarantine() {
 	x.step(ActQuarantine, fp)
 }
 
-func (x *run) alert(level string) {
+func (x *playbookRun) alert(level string) {
 	msg := fmt.Sprintf("security incident %s: %s", x.in.Playbook, x.in.Description)
 	x.r.alert(x.ctx, level, msg, x.attrs()...)
 	x.step(ActAlert, level)
 }
 
-func (x *run) note(typ, msg string, extra ...any) {
+func (x *playbookRun) note(typ, msg string, extra ...any) {
 	x.r.log.Log(x.ctx, slog.LevelWarn, msg, append(x.attrs(), extra...)...)
 	x.step(typ, msg)
 }
@@ -333,7 +333,7 @@ func (r *Responder) respond(ctx context.Context, category, severity, ip string, 
 		Playbook:    SelectPlaybook(category, severity),
 		Actions:     make([]store.IncidentAction, 0, 4),
 	}
-	x := &run{r: r, ctx: ctx, in: &in}
+	x := &playbookRun{r: r, ctx: ctx, in: &in}
 	switch in.Playbook {
 	case PlaybookCritical:
 		x.block(r.cfg.DefaultBlock, false)

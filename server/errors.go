@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/resolvers"
 	"github.com/neko-defense/neko/security"
 )
@@ -62,10 +63,20 @@ func describe(err error, production bool) (status int, code, message string) {
 		return fiber.StatusUnauthorized, codeUnauthenticated, "authentication required"
 	case errors.Is(err, security.ErrInvalidCredentials):
 		return fiber.StatusUnauthorized, codeUnauthenticated, "invalid credentials"
+	case errors.Is(err, security.ErrLoginThrottled):
+		return fiber.StatusTooManyRequests, codeRateLimited, "too many failed login attempts; retry later"
+	case errors.Is(err, security.ErrKeyInactive):
+		return fiber.StatusBadRequest, codeBadUserInput, "api key is revoked, expired or already rotated"
 	case errors.Is(err, security.ErrForbidden):
 		return fiber.StatusForbidden, codeForbidden, "insufficient role for this operation"
 	case errors.As(err, &ie):
 		return fiber.StatusBadRequest, codeBadUserInput, ie.Error()
+	case errors.Is(err, resilience.ErrBreakerOpen):
+		return fiber.StatusServiceUnavailable, codeServiceUnavailable, "the database is unavailable; try again shortly"
+	case errors.Is(err, resilience.ErrBulkheadFull):
+		return fiber.StatusServiceUnavailable, codeServiceUnavailable, "the server is busy; try again shortly"
+	case errors.Is(err, resilience.ErrTimeout):
+		return fiber.StatusServiceUnavailable, codeServiceUnavailable, "the database took too long; try again"
 	case errors.As(err, &ge) && ge.Extensions["code"] != nil:
 		c, _ := ge.Extensions["code"].(string)
 		return statusForCode(c), c, ge.Message

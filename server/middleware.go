@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -92,22 +91,20 @@ func (s *Server) commonHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// authenticate verifies a bearer token, when one is sent, and builds the request's context: a
-// deadline of RequestTimeout plus the caller's identity. No token means an anonymous caller
-// (public fields still work); a bad token fails the request with 401 rather than silently
-// downgrading the caller.
+// authenticate verifies the credentials of the request, when it sends any (a JWT or an API key in
+// Authorization, or an API key in X-API-Key), and builds the request's context: a deadline of
+// RequestTimeout, the client address (for login throttling and the audit log) and the caller's
+// identity. No credentials mean an anonymous caller (public fields still work); bad credentials
+// fail the request with 401 rather than silently downgrading the caller.
 func (s *Server) authenticate(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(traceContext(c), s.cfg.RequestTimeout) // traceContext: tracing.go
 	defer cancel()
-	if h := c.Get(fiber.HeaderAuthorization); h != "" {
-		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			return &httpError{status: fiber.StatusUnauthorized, code: codeUnauthenticated, message: "Authorization header must be 'Bearer <token>'"}
-		}
-		id, err := s.deps.Auth.Verify(strings.TrimSpace(token))
-		if err != nil {
-			return err
-		}
+	ctx = security.WithClientAddr(ctx, s.clientIP(c))
+	id, presented, err := s.deps.Auth.Authenticate(c.Get(fiber.HeaderAuthorization), c.Get("X-API-Key"))
+	if err != nil {
+		return err
+	}
+	if presented {
 		ctx = security.NewContext(ctx, id)
 	}
 	c.Locals(localContext, ctx)
@@ -136,7 +133,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if status >= 500 {
 		s.deps.Logger.Error("request failed", "request_id", c.Locals(localRequestID), "path", c.Path(), "err", err)
 	}
-	if status == fiber.StatusServiceUnavailable {
+	if status == fiber.StatusServiceUnavailable || status == fiber.StatusTooManyRequests && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 		c.Set(fiber.HeaderRetryAfter, "1")
 	}
 	var ext map[string]any

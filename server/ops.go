@@ -22,6 +22,10 @@ func (s *Server) health(c *fiber.Ctx) error {
 // ready answers readiness: 503 until the dependencies answer, so a load balancer only routes to
 // instances that can serve.
 func (s *Server) ready(c *fiber.Ctx) error {
+	if !s.Warmed() {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"ready": false, "reason": "warming the response cache"})
+	}
 	if s.deps.Ready != nil {
 		if err := s.deps.Ready(requestContext(c)); err != nil {
 			c.Set(fiber.HeaderRetryAfter, "1")

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -37,6 +36,19 @@ type restRoute struct {
 	maxAge time.Duration
 	tags   []string
 	body   func(ctx context.Context, q url.Values) (any, error)
+}
+
+// warmParams lists the parameter sets of a route the warmer keeps cached: every route's
+// parameterless answer, and each category of /threat-actors, which the dashboard's ThreatList
+// asks for on every switch.
+func warmParams(path string) []url.Values {
+	sets := []url.Values{{}}
+	if path == "/threat-actors" {
+		for _, cat := range []string{"all", "predators", "pedophiles", "dina_network", "ransomware", "state_sponsored", "crypto_crime"} {
+			sets = append(sets, url.Values{"category": {cat}})
+		}
+	}
+	return sets
 }
 
 // restRoutes lists the endpoints the TV monitors, the dashboard and the stress tests call. All are
@@ -83,38 +95,41 @@ func (s *Server) restRoutes(api fiber.Router) {
 	for _, rt := range routes {
 		api.Get(rt.path, s.rest(rt))
 	}
+	s.restTable = routes
 }
 
-// restCacheKey is the route's path with its query parameters sorted, so that ?a=1&b=2 and
-// ?b=2&a=1 share an entry.
-func restCacheKey(c *fiber.Ctx) string {
-	args := c.Context().QueryArgs()
-	if args.Len() == 0 {
-		return "rest:" + c.Path()
+// restKey is the route's path with its query parameters sorted (url.Values.Encode sorts), so
+// that ?a=1&b=2 and ?b=2&a=1 share an entry.
+func restKey(path string, q url.Values) string {
+	if len(q) == 0 {
+		return "rest:" + path
 	}
-	args.Sort(bytes.Compare)
-	return "rest:" + c.Path() + "?" + string(args.QueryString())
+	return "rest:" + path + "?" + q.Encode()
+}
+
+// restFill computes a route's body for the parameters q. q must be the caller's own copy: a
+// background refresh may run fill after the request has ended and Fiber has reused its buffers.
+func (s *Server) restFill(rt restRoute, q url.Values) func(ctx context.Context) (cache.Entry, error) {
+	return func(ctx context.Context) (cache.Entry, error) {
+		v, err := rt.body(ctx, q)
+		if err != nil {
+			return cache.Entry{}, err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return cache.Entry{}, err
+		}
+		return cache.Entry{Body: b, Tags: rt.tags}, nil
+	}
 }
 
 // rest serves one REST route through the response cache.
 func (s *Server) rest(rt restRoute) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := requestContext(c)
-		// Copy the parameters: a background refresh may run fill after this request has ended
-		// and Fiber has reused its buffers.
 		q := url.Values{}
 		c.Context().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
-		fill := func(ctx context.Context) (cache.Entry, error) {
-			v, err := rt.body(ctx, q)
-			if err != nil {
-				return cache.Entry{}, err
-			}
-			b, err := json.Marshal(v)
-			if err != nil {
-				return cache.Entry{}, err
-			}
-			return cache.Entry{Body: b, Tags: rt.tags}, nil
-		}
+		fill := s.restFill(rt, q)
 		var (
 			entry  cache.Entry
 			status = cache.Bypass
@@ -124,7 +139,7 @@ func (s *Server) rest(rt restRoute) fiber.Handler {
 			entry, err = fill(ctx)
 		} else {
 			// Parameters are validated inside fill; a bad one fails the fill and is not cached.
-			entry, status, err = s.deps.Cache.Do(ctx, restCacheKey(c), cache.Policy{
+			entry, status, err = s.deps.Cache.Do(ctx, restKey(c.Path(), q), cache.Policy{
 				MaxAge: rt.maxAge, StaleWhileRevalidate: s.cfg.StaleWhileRevalidate, StaleIfError: s.cfg.StaleIfError,
 			}, fill)
 		}

@@ -54,7 +54,9 @@ func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 			return s.requestError(err)
 		}
 	}
-	op, err := s.deps.Engine.Prepare(ctx, req)
+	pctx, span := s.startSpan(ctx, "graphql.prepare")
+	op, err := s.deps.Engine.Prepare(pctx, req)
+	span.End()
 	if err != nil {
 		return s.requestError(err)
 	}
@@ -62,6 +64,13 @@ func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 		c.Set(fiber.HeaderAllow, "POST")
 		return result{err: &httpError{status: fiber.StatusMethodNotAllowed, code: codeBadUserInput,
 			message: "only queries may be sent with GET; send mutations with POST"}}
+	}
+	if op.Kind == ast.Mutation {
+		// Writes execute in the primary region only (region.go): decided before any cost is
+		// charged or anything executes.
+		if res, replay := s.replayToPrimary(c); replay {
+			return res
+		}
 	}
 	if err := s.chargeCost(c, op.Cost); err != nil {
 		return result{err: err}
@@ -91,13 +100,30 @@ func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 // executeOnce runs op with fresh per-request loaders and renders the response.
 func (s *Server) executeOnce(ctx context.Context, op *graphql.Operation) result {
 	resp := s.execute(ctx, op)
-	return result{status: fiber.StatusOK, body: s.appendResponse(nil, resp.Data, resp.Errors), cacheControl: "no-store"}
+	return result{status: s.responseStatus(resp), body: s.appendResponse(nil, resp.Data, resp.Errors), cacheControl: "no-store"}
+}
+
+// responseStatus is 503 when nothing could be answered because a dependency is unavailable (data
+// is null and every error is SERVICE_UNAVAILABLE), so that clients and proxies back off and retry;
+// a partial answer stays 200.
+func (s *Server) responseStatus(resp *graphql.Response) int {
+	if len(resp.Errors) == 0 || (resp.Data != nil && string(resp.Data) != "null") {
+		return fiber.StatusOK
+	}
+	for _, e := range resp.Errors {
+		if _, code, _ := describe(e, s.cfg.Production); code != codeServiceUnavailable {
+			return fiber.StatusOK
+		}
+	}
+	return fiber.StatusServiceUnavailable
 }
 
 func (s *Server) execute(ctx context.Context, op *graphql.Operation) *graphql.Response {
 	if s.deps.ExecContext != nil {
 		ctx = s.deps.ExecContext(ctx)
 	}
+	ctx, span := s.startSpan(ctx, "graphql.execute")
+	defer span.End()
 	return s.deps.Engine.Execute(ctx, op)
 }
 
@@ -121,7 +147,10 @@ func (s *Server) mutate(ctx context.Context, op *graphql.Operation, pol resolver
 // uncacheable carries a response that must be sent but not cached (it has errors). It travels
 // through the cache's fill as an error so that the cache neither stores it nor hides it, and so
 // that every caller sharing the flight receives it.
-type uncacheable struct{ body []byte }
+type uncacheable struct {
+	body   []byte
+	status int // see responseStatus
+}
 
 func (u *uncacheable) Error() string { return "response has errors" }
 
@@ -136,14 +165,14 @@ func (s *Server) cached(ctx context.Context, op *graphql.Operation, pol resolver
 	}, func(ctx context.Context) (cache.Entry, error) {
 		resp := s.execute(ctx, op)
 		if len(resp.Errors) > 0 {
-			return cache.Entry{}, &uncacheable{body: s.appendResponse(nil, resp.Data, resp.Errors)}
+			return cache.Entry{}, &uncacheable{body: s.appendResponse(nil, resp.Data, resp.Errors), status: s.responseStatus(resp)}
 		}
 		return cache.Entry{Body: s.appendResponse(nil, resp.Data, nil), Tags: pol.Tags}, nil
 	})
 	var u *uncacheable
 	switch {
 	case errors.As(err, &u):
-		return result{status: fiber.StatusOK, body: u.body, xCache: cache.Miss.String(), cacheControl: "no-store"}
+		return result{status: u.status, body: u.body, xCache: cache.Miss.String(), cacheControl: "no-store"}
 	case err != nil:
 		return s.failure(err)
 	}

@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/resolvers"
 	"github.com/neko-defense/neko/security"
 	"github.com/neko-defense/neko/telemetry"
@@ -28,6 +31,9 @@ type Config struct {
 	Production bool
 	// Region is reported in X-Neko-Region on every response (Fly's FLY_REGION). Default "local".
 	Region string
+	// PrimaryRegion is where writes execute (PRIMARY_REGION). A mutation arriving in another
+	// region is answered with fly-replay (region.go). Default Region: every region is primary.
+	PrimaryRegion string
 	// BodyLimit is the largest request body accepted, in bytes; larger bodies get 413.
 	// Default 1 MiB.
 	BodyLimit int
@@ -49,9 +55,11 @@ type Config struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
 
-// TokenVerifier turns a bearer token into an identity.
+// TokenVerifier turns a request's credential headers (the raw Authorization and X-API-Key
+// values, "" when absent) into an identity; presented reports whether credentials were sent, and
+// when they were and fail the request fails (security.Authenticator.Authenticate).
 type TokenVerifier interface {
-	Verify(token string) (security.Identity, error)
+	Authenticate(authorization, apiKey string) (id security.Identity, presented bool, err error)
 }
 
 // Deps are the collaborators the server calls. All are required except Ready.
@@ -74,6 +82,16 @@ type Deps struct {
 	APQ PersistedQueries
 	// RateLimit enables the distributed rate limit; nil disables it.
 	RateLimit *RateLimits
+	// Defense enables the block list, threat scoring, rate-limit escalation and honeypot traps;
+	// nil disables them.
+	Defense *Defense
+	// Tracer starts the server's spans and Propagator reads the caller's W3C traceparent and
+	// baggage (telemetry.Tracing). Either nil disables tracing; a no-op tracer still passes
+	// incoming trace ids through to the logs.
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
+	// Shedder caps the requests in flight (shed.go); nil admits every request.
+	Shedder *resilience.Shedder
 	// Ready reports whether the server may take traffic (database connected, data warm).
 	// nil means always ready.
 	Ready func(ctx context.Context) error
@@ -81,9 +99,13 @@ type Deps struct {
 
 // Server is the configured Fiber application.
 type Server struct {
-	cfg  Config
-	deps Deps
-	app  *fiber.App
+	cfg    Config
+	deps   Deps
+	app    *fiber.App
+	hammer hammering // rate-limit rejections per address, for escalation
+
+	restTable []restRoute // the REST routes, for the warmer
+	warm      *warmer     // nil until StartWarming
 }
 
 // New validates cfg and deps and builds the application with all routes.
@@ -91,8 +113,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Engine == nil || deps.REST == nil || deps.Auth == nil || deps.Metrics == nil || deps.Logger == nil {
 		return nil, errors.New("server: Engine, REST, Auth, Metrics and Logger are required")
 	}
+	if deps.Defense != nil {
+		if err := deps.Defense.validate(); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Region == "" {
 		cfg.Region = "local"
+	}
+	if cfg.PrimaryRegion == "" {
+		cfg.PrimaryRegion = cfg.Region
 	}
 	if len(cfg.CORSOrigins) == 0 {
 		cfg.CORSOrigins = []string{"http://localhost:3000"}
@@ -131,13 +161,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		IdleTimeout:           cfg.IdleTimeout,
 		ErrorHandler:          s.handleError,
 	})
-	s.routes()
+	if err := s.routes(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *Server) routes() {
+func (s *Server) routes() error {
 	a := s.app
-	a.Use(s.requestID, s.recoverPanic, s.observe, s.commonHeaders, s.securityHeaders, s.corsMiddleware(), s.authenticate, s.rateLimit)
+	a.Use(s.requestID, s.trace, s.recoverPanic, s.shed, s.observe, s.commonHeaders, s.securityHeaders, s.corsMiddleware(),
+		s.blockList, s.authenticate, s.limitRequests, s.threatScore)
 
 	a.Get("/health", s.health)
 	a.Get("/api/health", s.health)
@@ -149,14 +182,21 @@ func (s *Server) routes() {
 	a.All("/graphql", s.methodNotAllowed("GET, POST"))
 
 	s.restRoutes(a.Group("/api"))
+	if err := s.registerTraps(a); err != nil {
+		return err
+	}
 
 	a.Use(func(c *fiber.Ctx) error {
 		return &httpError{status: fiber.StatusNotFound, code: codeBadUserInput, message: "no route for " + c.Method() + " " + c.Path()}
 	})
+	return nil
 }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
 // Shutdown stops accepting connections and waits for in-flight requests until ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.warm.close()
+	return s.app.ShutdownWithContext(ctx)
+}

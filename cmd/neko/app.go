@@ -17,7 +17,6 @@ import (
 	"github.com/neko-defense/neko/graphql"
 	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/resolvers"
-	"github.com/neko-defense/neko/security"
 	"github.com/neko-defense/neko/server"
 	"github.com/neko-defense/neko/store/embedded"
 	"github.com/neko-defense/neko/store/mongo"
@@ -31,11 +30,14 @@ type App struct {
 	cfg      Config
 	logger   *slog.Logger
 	metrics  *telemetry.Metrics
-	embedded *embedded.Server // nil when MONGODB_URI is set
+	tracing  *telemetry.Tracing // wire_telemetry.go
+	embedded *embedded.Server   // nil when MONGODB_URI is set
 	store    *mongo.Store
 	redis    *redis.Client // nil without REDIS_URL
 	cache    *cache.Tiered
 	limiter  *resilience.RateLimiter
+	sec      *securityParts // audit, API keys, block list, scoring, playbooks, honeypot
+	guards   *guards        // database bulkheads and breaker, shedder, drain (wire_resilience.go)
 	server   *server.Server
 	listener net.Listener
 }
@@ -50,7 +52,13 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) 
 		}
 	}()
 	a.logger.Info("starting neko", "version", version, "config", cfg)
+	if err := a.startTracing(ctx); err != nil {
+		return nil, err
+	}
 
+	if a.guards, err = newGuards(cfg, a.metrics, a.logger); err != nil {
+		return nil, err
+	}
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
@@ -60,18 +68,15 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) 
 		}
 	}
 
-	auth, err := security.NewAuthenticator(security.AuthConfig{
-		Secret: []byte(cfg.JWTSecret), TokenTTL: cfg.JWTTTL,
-		AdminUsername: cfg.AdminUsername, AdminPassword: cfg.AdminPassword,
-	})
-	if err != nil {
-		return nil, err
-	}
-	engine, res, schema, err := newEngine(cfg, a.store, auth, a.logger)
-	if err != nil {
-		return nil, err
-	}
 	if err := a.openRedis(ctx); err != nil {
+		return nil, err
+	}
+	auth, err := a.openSecurity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	engine, res, schema, err := newEngine(cfg, a.sec.resolverConfig(resolvers.Config{Store: a.store, Auth: auth, Logger: a.logger}, a.store))
+	if err != nil {
 		return nil, err
 	}
 	apq, err := a.openCaches()
@@ -86,12 +91,13 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) 
 	}
 	policies := resolvers.NewPolicies(schema, cfg.DocumentCacheSize)
 	a.server, err = server.New(server.Config{
-		Production: cfg.Production(), Region: cfg.Region, BodyLimit: cfg.BodyLimit, RequestTimeout: cfg.RequestTimeout,
+		Production: cfg.Production(), Region: cfg.Region, PrimaryRegion: cfg.PrimaryRegion, BodyLimit: cfg.BodyLimit, RequestTimeout: cfg.RequestTimeout,
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies, MaxBatch: cfg.MaxBatch,
 	}, server.Deps{
 		Engine: engine, REST: resolvers.NewCompat(a.store, nil), Auth: auth,
-		Metrics: a.metrics, Logger: a.logger, Ready: a.store.Ping, ExecContext: res.WithLoaders,
-		Policies: policies.For, Cache: a.cache, APQ: apq,
+		Tracer: a.tracing.Tracer(serverTracerName), Propagator: a.tracing.Propagator(),
+		Metrics: a.metrics, Logger: a.logger, Ready: a.guards.ready(a.store.Ping), Shedder: a.guards.shedder, ExecContext: res.WithLoaders,
+		Policies: policies.For, Cache: a.cache, APQ: apq, Defense: a.sec.serverDefense(),
 		RateLimit: &server.RateLimits{
 			Limiter:       a.limiter,
 			Anonymous:     resilience.Limit{Rate: cfg.RateAnonymous.PerSecond, Burst: cfg.RateAnonymous.Burst},
@@ -101,6 +107,9 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) 
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Warm {
+		a.server.StartWarming(warmQueries)
 	}
 	a.listener, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -127,6 +136,7 @@ func (a *App) openStore(ctx context.Context) error {
 		URI: uri, Database: a.cfg.MongoDatabase,
 		MaxPoolSize: a.cfg.MongoMaxPool, MinPoolSize: a.cfg.MongoMinPool,
 		OperationTimeout: a.cfg.MongoTimeout, ReadPreference: a.cfg.MongoReadPreference,
+		Guard:   a.guards.storeGuard(),
 		Monitor: mongo.OperationCounter(a.metrics.CountStoreOperation),
 	}, a.logger)
 	if err != nil {
@@ -188,12 +198,12 @@ func (a *App) openCaches() (*cache.PersistedQueries, error) {
 }
 
 // newEngine loads the schema and builds the GraphQL engine over the resolvers.
-func newEngine(cfg Config, st resolvers.Store, auth resolvers.Authenticator, logger *slog.Logger) (*graphql.Engine, *resolvers.Resolvers, *ast.Schema, error) {
+func newEngine(cfg Config, rc resolvers.Config) (*graphql.Engine, *resolvers.Resolvers, *ast.Schema, error) {
 	schema, err := resolvers.LoadSchema()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	r, err := resolvers.New(resolvers.Config{Store: st, Auth: auth, Logger: logger})
+	r, err := resolvers.New(rc)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -227,6 +237,7 @@ func (a *App) Close() error {
 	} else if a.listener != nil {
 		errs = append(errs, a.listener.Close())
 	}
+	errs = append(errs, a.closeSecurity(ctx)) // after the server drained, before Redis and the store close
 	if a.limiter != nil {
 		errs = append(errs, a.limiter.Close())
 	}
@@ -242,6 +253,7 @@ func (a *App) Close() error {
 	if a.embedded != nil {
 		errs = append(errs, a.embedded.Close(ctx))
 	}
+	errs = append(errs, a.stopTracing()) // last: flushes the spans of the drained requests
 	a.logger.Info("stopped")
 	return errors.Join(errs...)
 }

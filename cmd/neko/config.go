@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/neko-defense/neko/telemetry"
 )
 
 // Config is everything neko reads from its environment, in one place. Each field documents its
@@ -19,6 +21,8 @@ type Config struct {
 	Env           string // NEKO_ENV: development (default) or production
 	LogLevel      string // NEKO_LOG_LEVEL: debug, info (default), warn, error
 	Region        string // FLY_REGION, default "local"
+	PrimaryRegion string // PRIMARY_REGION, where mutations execute, default FLY_REGION (every region writes)
+	MachineID     string // FLY_MACHINE_ID, set by Fly; traces' service.instance.id
 	MongoURI      string // MONGODB_URI; empty starts the embedded database
 	MongoDatabase string // MONGODB_DATABASE, default neko-defense-system
 	DataDir       string // NEKO_DATA_DIR, default ./data (embedded database files)
@@ -38,6 +42,7 @@ type Config struct {
 	TrustedProxies []netip.Prefix // NEKO_TRUSTED_PROXIES, CIDRs whose Fly-Client-IP/X-Forwarded-For are believed; default none
 
 	RedisURL          string        // REDIS_URL; empty: in-process cache and local rate limits only
+	Warm              bool          // NEKO_WARM: keep the TV and dashboard answers cached (default true)
 	CacheBytes        int64         // NEKO_CACHE_BYTES, L1 response cache size, default 64 MiB
 	MaxBatch          int           // NEKO_MAX_BATCH, operations per HTTP batch, default 10
 	MaxCost           int           // NEKO_MAX_COST, default 5000
@@ -54,6 +59,17 @@ type Config struct {
 	RequestTimeout    time.Duration // NEKO_REQUEST_TIMEOUT, default 10s
 	ShutdownTimeout   time.Duration // NEKO_SHUTDOWN_TIMEOUT, default 20s
 	DocumentCacheSize int           // NEKO_DOCUMENT_CACHE_SIZE, default 1000
+
+	Resilience Resilience // NEKO_DB_POOL_*, NEKO_DB_QUEUE_TIMEOUT, NEKO_BREAKER_*, NEKO_MAX_IN_FLIGHT, NEKO_DRAIN_DELAY (wire_resilience.go)
+
+	ThreatBlockScore     int           // NEKO_THREAT_BLOCK_SCORE, threat score that blocks a request, default 70
+	ThreatChallengeScore int           // NEKO_THREAT_CHALLENGE_SCORE, score logged as suspicious, default 40; below the block score
+	AuditBatch           int           // NEKO_AUDIT_BATCH, audit events written at once, default 100
+	AuditFlush           time.Duration // NEKO_AUDIT_FLUSH, longest an audit event waits in memory, default 10s
+
+	OTLPEndpoint     string            // OTEL_EXPORTER_OTLP_ENDPOINT, OTLP/HTTP base URL; empty disables tracing
+	OTLPHeaders      map[string]string // OTEL_EXPORTER_OTLP_HEADERS, key=value,... (secret: the backend's API key)
+	TraceSampleRatio float64           // OTEL_TRACES_SAMPLER_ARG, share of new traces recorded, default 0.1
 }
 
 // Rate is a rate limit tier written "RATE/BURST" (tokens per second, bucket size).
@@ -123,8 +139,37 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		ShutdownTimeout:     durVar("NEKO_SHUTDOWN_TIMEOUT", 20*time.Second),
 		DocumentCacheSize:   intVar("NEKO_DOCUMENT_CACHE_SIZE", 1000),
 	}
+	c.PrimaryRegion = env("PRIMARY_REGION", c.Region)
+	c.MachineID = env("FLY_MACHINE_ID", "")
+	c.OTLPEndpoint = env("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	if h, err := telemetry.ParseOTLPHeaders(getenv("OTEL_EXPORTER_OTLP_HEADERS")); err != nil {
+		errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_HEADERS: %w", err))
+	} else {
+		c.OTLPHeaders = h
+	}
+	sample := env("OTEL_TRACES_SAMPLER_ARG", strconv.FormatFloat(telemetry.DefaultSampleRatio, 'g', -1, 64))
+	if r, err := strconv.ParseFloat(sample, 64); err != nil || !(r > 0 && r <= 1) {
+		errs = append(errs, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG: %q is not a ratio in (0, 1]", sample))
+	} else {
+		c.TraceSampleRatio = r
+	}
+	c.ThreatBlockScore = intVar("NEKO_THREAT_BLOCK_SCORE", 70)
+	c.ThreatChallengeScore = intVar("NEKO_THREAT_CHALLENGE_SCORE", 40)
+	if c.ThreatBlockScore < 1 || c.ThreatChallengeScore < 1 || c.ThreatChallengeScore >= c.ThreatBlockScore {
+		errs = append(errs, fmt.Errorf("NEKO_THREAT_CHALLENGE_SCORE (%d) must be at least 1 and below NEKO_THREAT_BLOCK_SCORE (%d)", c.ThreatChallengeScore, c.ThreatBlockScore))
+	}
+	c.AuditBatch = intVar("NEKO_AUDIT_BATCH", 100)
+	if c.AuditBatch < 1 {
+		errs = append(errs, fmt.Errorf("NEKO_AUDIT_BATCH: must be at least 1"))
+	}
+	c.AuditFlush = durVar("NEKO_AUDIT_FLUSH", 10*time.Second)
 	c.CORSOrigins = strings.Split(env("CORS_ORIGIN", "http://localhost:3000"), ",")
 	c.RedisURL = env("REDIS_URL", "")
+	warm, err := strconv.ParseBool(env("NEKO_WARM", "true"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("NEKO_WARM: %w", err))
+	}
+	c.Warm = warm
 	c.CacheBytes = int64(intVar("NEKO_CACHE_BYTES", 64<<20))
 	c.MaxBatch = intVar("NEKO_MAX_BATCH", 10)
 	c.MaxCost = intVar("NEKO_MAX_COST", 5000)
@@ -162,6 +207,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("NEKO_INTROSPECTION: %w", err))
 	}
 	c.Introspection = introspection
+	c.Resilience, err = loadResilience(getenv, c.Production())
+	errs = append(errs, err)
 	switch c.SeedSize {
 	case "small", "medium", "large":
 	default:
@@ -191,12 +238,15 @@ func loadConfig(getenv func(string) string) (Config, error) {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Int("port", c.Port), slog.String("env", c.Env), slog.String("region", c.Region),
+		slog.String("primary_region", c.PrimaryRegion),
 		slog.Bool("embedded_database", c.MongoURI == ""), slog.String("database", c.MongoDatabase),
 		slog.String("mongodb_uri", maskURI(c.MongoURI)), slog.String("data_dir", c.DataDir),
 		slog.String("redis_url", maskURI(c.RedisURL)),
 		slog.String("admin_username", c.AdminUsername), slog.String("jwt_secret", "***"),
 		slog.String("admin_password", "***"), slog.Bool("introspection", c.Introspection),
 		slog.Int("body_limit", c.BodyLimit), slog.Duration("request_timeout", c.RequestTimeout),
+		slog.String("otlp_endpoint", maskURI(c.OTLPEndpoint)), slog.Int("otlp_headers", len(c.OTLPHeaders)),
+		slog.Float64("trace_sample_ratio", c.TraceSampleRatio),
 	)
 }
 

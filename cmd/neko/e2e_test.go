@@ -46,6 +46,15 @@ func runE2E(m *testing.M) int {
 	env := map[string]string{
 		"PORT": "0", "NEKO_DATA_DIR": dir, "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword,
 		"NEKO_LOG_LEVEL": "error", "NEKO_BODY_LIMIT": "65536", "FLY_REGION": "scl",
+		// Security scenarios send their own Fly-Client-IP (203.0.113.x), so that a block or an
+		// exhausted rate limit stays within its scenario instead of locking out 127.0.0.1.
+		"NEKO_TRUSTED_PROXIES": "127.0.0.1/32,::1/128", "NEKO_AUDIT_FLUSH": "200ms",
+		// Every functional test shares the loopback address; the rate limit itself is tested on
+		// an App of its own with a tiny limit (security_test.go).
+		"NEKO_RATE_ANONYMOUS": "100000/1000000", "NEKO_RATE_USER": "100000/1000000",
+		// Tests here count database round trips; the warmer's background refreshes would add to
+		// them. Warming is tested on an App of its own (TestWarmTVEndpointsNeverMiss).
+		"NEKO_WARM": "false",
 	}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -62,6 +71,10 @@ func runE2E(m *testing.M) int {
 	go app.Serve()
 	defer app.Close()
 	baseURL = "http://" + app.Addr()
+	if err := waitReady(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 
 	auth, err := security.NewAuthenticator(security.AuthConfig{Secret: []byte(testSecret), AdminUsername: "x", AdminPassword: "y"})
 	if err != nil {
@@ -72,6 +85,24 @@ func runE2E(m *testing.M) int {
 		tokens[r], _ = auth.Issue(security.Identity{Username: "test-" + r.String(), Role: r})
 	}
 	return m.Run()
+}
+
+// waitReady polls /ready until the server has warmed its cache and reaches its database.
+func waitReady(ctx context.Context) error {
+	for {
+		resp, err := http.Get(baseURL + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server never became ready: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // gqlResult is a decoded GraphQL response.
@@ -100,6 +131,13 @@ func (r gqlResult) code() string {
 
 func do(t *testing.T, req *http.Request) gqlResult {
 	t.Helper()
+	// Send what a browser dashboard sends: the threat scorer rightly flags a client with
+	// Go's bare headers hammering one address, and every test shares 127.0.0.1/::1.
+	for k, v := range map[string]string{"Accept": "application/json", "Accept-Language": "en", "User-Agent": "neko-e2e/1.0 (test client)"} {
+		if _, set := req.Header[k]; !set {
+			req.Header.Set(k, v)
+		}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,8 @@
 //
 //	neko [serve]                 serve HTTP on $PORT (default 8080)
 //	neko seed [--size small|medium|large] [--force]
+//	neko db [--addr 127.0.0.1:27017]  serve the embedded database alone (shared by several serve)
+//	neko healthcheck             GET http://127.0.0.1:$PORT/health; exit 0 if 200, 1 otherwise
 //	neko version
 //
 // main only wires: it reads the configuration from the environment, builds every component in
@@ -47,8 +49,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stderr)
 	case "seed":
 		return seedCommand(ctx, args, getenv, stdout, stderr)
+	case "db":
+		return dbCommand(ctx, args, getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, getenv, stdout)
 	}
-	return fmt.Errorf("unknown command %q (want serve, seed or version)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, seed, db, healthcheck or version)", cmd)
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -70,6 +76,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():
+		// SIGTERM: fail readiness and keep serving while load balancers notice, then shut down.
+		app.Drain(context.Background())
 	}
 	closeErr := app.Close()
 	if err != nil && !errors.Is(err, context.Canceled) {

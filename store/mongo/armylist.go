@@ -214,7 +214,10 @@ func (s *Store) CreateDINAAgent(ctx context.Context, a store.DINAAgent) (store.D
 	if a.ID.IsZero() {
 		a.ID = bson.NewObjectID()
 	}
-	if _, err := s.coll(collArmyList).InsertOne(ctx, a); err != nil {
+	if err := guarded(ctx, Write, func(ctx context.Context) (err error) {
+		_, err = s.coll(collArmyList).InsertOne(ctx, a)
+		return err
+	}); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return store.DINAAgent{}, fmt.Errorf("create dina agent %q: %w", a.AgentID, store.ErrConflict)
 		}
@@ -250,8 +253,10 @@ func (s *Store) UpdateDINAAgent(ctx context.Context, agentID string, p store.DIN
 	}
 	set = append(set, bson.E{Key: "updated_at", Value: time.Now().UTC().Truncate(time.Millisecond)})
 	var a store.DINAAgent
-	err := s.coll(collArmyList).FindOneAndUpdate(ctx, bson.D{{Key: "agent_id", Value: agentID}},
-		bson.D{{Key: "$set", Value: set}}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
+	err := guarded(ctx, Write, func(ctx context.Context) error {
+		return s.coll(collArmyList).FindOneAndUpdate(ctx, bson.D{{Key: "agent_id", Value: agentID}},
+			bson.D{{Key: "$set", Value: set}}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
+	})
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return store.DINAAgent{}, fmt.Errorf("update dina agent %q: %w", agentID, store.ErrNotFound)
 	}
@@ -266,11 +271,18 @@ func (s *Store) UpdateDINAAgent(ctx context.Context, agentID string, p store.DIN
 func (s *Store) DeleteDINAAgent(ctx context.Context, agentID string) (bool, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	res, err := s.coll(collArmyList).DeleteOne(ctx, bson.D{{Key: "agent_id", Value: agentID}})
+	var deleted int64
+	err := guarded(ctx, Write, func(ctx context.Context) error {
+		res, err := s.coll(collArmyList).DeleteOne(ctx, bson.D{{Key: "agent_id", Value: agentID}})
+		if err == nil {
+			deleted = res.DeletedCount
+		}
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("delete dina agent %q: %w", agentID, err)
 	}
-	return res.DeletedCount > 0, nil
+	return deleted > 0, nil
 }
 
 func armyListIndexes() []mongo.IndexModel {

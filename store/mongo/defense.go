@@ -48,7 +48,10 @@ func (s *Store) InsertIncident(ctx context.Context, in store.Incident) error {
 	if in.Actions == nil {
 		in.Actions = []store.IncidentAction{}
 	}
-	if _, err := s.coll(collIncidents).InsertOne(ctx, in); err != nil {
+	if err := guarded(ctx, Write, func(ctx context.Context) (err error) {
+		_, err = s.coll(collIncidents).InsertOne(ctx, in)
+		return err
+	}); err != nil {
 		return fmt.Errorf("insert incident: %w", err)
 	}
 	return nil
@@ -78,8 +81,11 @@ func (s *Store) UpsertBlockedIP(ctx context.Context, b store.BlockedIP) error {
 	if b.IP == "" {
 		return fmt.Errorf("upsert blocked ip: %w: empty ip", store.ErrInvalid)
 	}
-	_, err := s.coll(collBlockedIPs).ReplaceOne(ctx, bson.D{{Key: "ip", Value: b.IP}}, b,
-		options.Replace().SetUpsert(true))
+	err := guarded(ctx, Write, func(ctx context.Context) (err error) {
+		_, err = s.coll(collBlockedIPs).ReplaceOne(ctx, bson.D{{Key: "ip", Value: b.IP}}, b,
+			options.Replace().SetUpsert(true))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("upsert blocked ip: %w", err)
 	}
@@ -105,7 +111,10 @@ func (s *Store) BlockedIPs(ctx context.Context) ([]store.BlockedIP, error) {
 func (s *Store) DeleteBlockedIP(ctx context.Context, ip string) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	if _, err := s.coll(collBlockedIPs).DeleteOne(ctx, bson.D{{Key: "ip", Value: ip}}); err != nil {
+	if err := guarded(ctx, Write, func(ctx context.Context) (err error) {
+		_, err = s.coll(collBlockedIPs).DeleteOne(ctx, bson.D{{Key: "ip", Value: ip}})
+		return err
+	}); err != nil {
 		return fmt.Errorf("delete blocked ip: %w", err)
 	}
 	return nil

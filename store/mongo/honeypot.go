@@ -87,7 +87,10 @@ func (s *Store) InsertHoneypotTrigger(ctx context.Context, t store.HoneypotTrigg
 	if t.TriggeredAt.IsZero() {
 		t.TriggeredAt = time.Now().UTC()
 	}
-	if _, err := s.coll(collHoneypot).InsertOne(ctx, t); err != nil {
+	if err := guarded(ctx, Write, func(ctx context.Context) (err error) {
+		_, err = s.coll(collHoneypot).InsertOne(ctx, t)
+		return err
+	}); err != nil {
 		return fmt.Errorf("insert honeypot trigger: %w", err)
 	}
 	return nil
@@ -159,7 +162,11 @@ func (s *Store) HoneypotSummary(ctx context.Context) (store.HoneypotSummary, err
 		}
 		return strings.Compare(a.TrapName, b.TrapName)
 	})
-	last, err := newestPerTrap(ctx, coll, len(byTrap))
+	var last map[string]time.Time
+	err = guarded(ctx, ListRead, func(ctx context.Context) (err error) {
+		last, err = newestPerTrap(ctx, coll, len(byTrap))
+		return err
+	})
 	if err != nil {
 		return store.HoneypotSummary{}, fmt.Errorf("honeypot summary: last trigger: %w", err)
 	}
@@ -179,8 +186,10 @@ func (s *Store) HoneypotSummary(ctx context.Context) (store.HoneypotSummary, err
 			var doc struct {
 				At time.Time `bson:"triggered_at"`
 			}
-			err := coll.FindOne(gctx, bson.D{{Key: "trap_name", Value: ts.TrapName}},
-				options.FindOne().SetSort(triggerSort()).SetProjection(bson.D{{Key: "triggered_at", Value: 1}})).Decode(&doc)
+			err := guarded(gctx, PointRead, func(ctx context.Context) error {
+				return coll.FindOne(ctx, bson.D{{Key: "trap_name", Value: ts.TrapName}},
+					options.FindOne().SetSort(triggerSort()).SetProjection(bson.D{{Key: "triggered_at", Value: 1}})).Decode(&doc)
+			})
 			switch {
 			case errors.Is(err, mongo.ErrNoDocuments):
 				return nil // deleted meanwhile

@@ -75,7 +75,10 @@ func (s *Store) UpsertUser(ctx context.Context, u store.User) error {
 	}
 	var err error
 	for range upsertUserAttempts {
-		_, err = s.coll(collUsers).UpdateOne(ctx, bson.D{{Key: "username", Value: u.Username}}, update, options.UpdateOne().SetUpsert(true))
+		err = guarded(ctx, Write, func(ctx context.Context) (err error) {
+			_, err = s.coll(collUsers).UpdateOne(ctx, bson.D{{Key: "username", Value: u.Username}}, update, options.UpdateOne().SetUpsert(true))
+			return err
+		})
 		if !mongo.IsDuplicateKeyError(err) {
 			break
 		}
@@ -100,7 +103,10 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 	if k.ID.IsZero() {
 		k.ID = bson.NewObjectID()
 	}
-	if _, err := s.coll(collAPIKeys).InsertOne(ctx, k); err != nil {
+	if err := guarded(ctx, Write, func(ctx context.Context) (err error) {
+		_, err = s.coll(collAPIKeys).InsertOne(ctx, k)
+		return err
+	}); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return fmt.Errorf("create api key %q: %w", k.KeyID, store.ErrConflict)
 		}
@@ -139,8 +145,10 @@ func (s *Store) UpdateAPIKey(ctx context.Context, keyID string, p store.APIKeyPa
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var k store.APIKey
-	err := s.coll(collAPIKeys).FindOneAndUpdate(ctx, bson.D{{Key: "key_id", Value: keyID}}, bson.D{{Key: "$set", Value: set}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&k)
+	err := guarded(ctx, Write, func(ctx context.Context) error {
+		return s.coll(collAPIKeys).FindOneAndUpdate(ctx, bson.D{{Key: "key_id", Value: keyID}}, bson.D{{Key: "$set", Value: set}},
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&k)
+	})
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return store.APIKey{}, fmt.Errorf("update api key %q: %w", keyID, store.ErrNotFound)
@@ -168,7 +176,10 @@ func (s *Store) InsertAuditEvents(ctx context.Context, events []store.AuditEvent
 		}
 		docs[i] = ev
 	}
-	_, err := s.coll(collAuditLogs).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	err := guarded(ctx, Write, func(ctx context.Context) (err error) {
+		_, err = s.coll(collAuditLogs).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		return err
+	})
 	if err != nil && !onlyDuplicateKeys(err) {
 		return fmt.Errorf("insert %d audit events: %w", len(events), err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/neko-defense/neko/store"
@@ -65,7 +66,10 @@ func (s *Store) DatabaseStats(ctx context.Context) (store.DatabaseStats, error) 
 	)
 	g, gctx := group(ctx)
 	g.Go(func() (err error) {
-		dbRaw, err = s.db.RunCommand(gctx, bson.D{{Key: "dbStats", Value: 1}}).Raw()
+		err = guarded(gctx, Aggregate, func(ctx context.Context) (err error) {
+			dbRaw, err = s.db.RunCommand(ctx, bson.D{{Key: "dbStats", Value: 1}}).Raw()
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("dbStats: %w", err)
 		}
@@ -84,7 +88,11 @@ func (s *Store) DatabaseStats(ctx context.Context) (store.DatabaseStats, error) 
 		return nil
 	})
 	g.Go(func() error {
-		specs, err := s.db.ListCollectionSpecifications(gctx, bson.D{})
+		var specs []mongo.CollectionSpecification
+		err := guarded(gctx, Aggregate, func(ctx context.Context) (err error) {
+			specs, err = s.db.ListCollectionSpecifications(ctx, bson.D{})
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("listCollections: %w", err)
 		}
@@ -129,7 +137,11 @@ func (s *Store) DatabaseStats(ctx context.Context) (store.DatabaseStats, error) 
 	for i := range colls {
 		c := &colls[i]
 		g.Go(func() error {
-			n, err := s.db.Collection(c.Name).CountDocuments(gctx, bson.D{})
+			var n int64
+			err := guarded(gctx, Aggregate, func(ctx context.Context) (err error) {
+				n, err = s.db.Collection(c.Name).CountDocuments(ctx, bson.D{})
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("count %s: %w", c.Name, err)
 			}

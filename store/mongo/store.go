@@ -85,6 +85,9 @@ type Config struct {
 	AppName string
 	// Monitor, when set, sees every command (see OperationCounter).
 	Monitor *event.CommandMonitor
+	// Guard, when set, admits every database round trip (bulkheads, breaker, timeout). nil
+	// runs them unguarded.
+	Guard Guard
 }
 
 func (c *Config) setDefaults() error {
@@ -132,6 +135,7 @@ type Store struct {
 	client  *mongo.Client
 	db      *mongo.Database
 	timeout time.Duration
+	guard   Guard // nil: unguarded
 	logger  *slog.Logger
 }
 
@@ -183,6 +187,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
 		client:  client,
 		db:      client.Database(cfg.Database),
 		timeout: cfg.OperationTimeout,
+		guard:   cfg.Guard,
 		logger:  logger,
 	}, nil
 }
@@ -211,9 +216,15 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Database() *mongo.Database { return s.db }
 
 // op bounds one method call by the operation timeout; an earlier deadline of
-// ctx wins.
+// ctx wins. With a Guard, op also attaches it to the context, for the helpers,
+// and the bound becomes a backstop of twice the timeout: the Guard's own
+// per-call timeout must be what ends a stalled round trip, since a breaker
+// counts only the dependency's timeouts, not the deadlines of its callers.
 func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.timeout)
+	if s.guard == nil {
+		return context.WithTimeout(ctx, s.timeout)
+	}
+	return context.WithTimeout(context.WithValue(ctx, guardKey{}, s.guard), 2*s.timeout)
 }
 
 func (s *Store) coll(name string) *mongo.Collection { return s.db.Collection(name) }
@@ -229,12 +240,15 @@ func findAll[T any](ctx context.Context, coll *mongo.Collection, filter any, opt
 	// The server's default first batch is 101 documents; lists here are capped at maxListLimit,
 	// so asking for that many makes every list (and every dataloader batch) one round trip
 	// instead of a find plus getMores.
-	cur, err := coll.Find(ctx, filter, opts.SetBatchSize(maxListLimit))
-	if err != nil {
-		return nil, err
-	}
 	out := make([]T, 0)
-	if err := cur.All(ctx, &out); err != nil {
+	err := guarded(ctx, ListRead, func(ctx context.Context) error {
+		cur, err := coll.Find(ctx, filter, opts.SetBatchSize(maxListLimit))
+		if err != nil {
+			return err
+		}
+		return cur.All(ctx, &out)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -244,7 +258,9 @@ func findAll[T any](ctx context.Context, coll *mongo.Collection, filter any, opt
 // store.ErrNotFound.
 func findOne[T any](ctx context.Context, coll *mongo.Collection, filter any) (T, error) {
 	var out T
-	err := coll.FindOne(ctx, filter).Decode(&out)
+	err := guarded(ctx, PointRead, func(ctx context.Context) error {
+		return coll.FindOne(ctx, filter).Decode(&out)
+	})
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return out, store.ErrNotFound
 	}
@@ -253,12 +269,15 @@ func findOne[T any](ctx context.Context, coll *mongo.Collection, filter any) (T,
 
 // aggregate runs a pipeline and decodes every result.
 func aggregate[T any](ctx context.Context, coll *mongo.Collection, pipeline mongo.Pipeline) ([]T, error) {
-	cur, err := coll.Aggregate(ctx, pipeline)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]T, 0)
-	if err := cur.All(ctx, &out); err != nil {
+	err := guarded(ctx, Aggregate, func(ctx context.Context) error {
+		cur, err := coll.Aggregate(ctx, pipeline)
+		if err != nil {
+			return err
+		}
+		return cur.All(ctx, &out)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -268,7 +287,11 @@ func aggregate[T any](ctx context.Context, coll *mongo.Collection, pipeline mong
 // errgroup.Go.
 func count(ctx context.Context, coll *mongo.Collection, filter any, dst *int) func() error {
 	return func() error {
-		n, err := coll.CountDocuments(ctx, filter)
+		var n int64
+		err := guarded(ctx, Aggregate, func(ctx context.Context) (err error) {
+			n, err = coll.CountDocuments(ctx, filter)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("count %s: %w", coll.Name(), err)
 		}

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# stress load profile: see run.sh (SHORT=1 for the 10-20 s version).
+exec "$(dirname "$0")/run.sh" stress "$@"

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neko-defense/neko/security"
+)
+
+func TestQueryCachedWithHeadersAndETag(t *testing.T) {
+	// A unique alias gives this test its own cache entry.
+	q := `{ cachedStats: getDINAStatistics { total_agents } }`
+	first := query(t, "", q, nil)
+	second := query(t, "", q, nil)
+	if first.Header.Get("X-Cache") != "MISS" || second.Header.Get("X-Cache") != "HIT" {
+		t.Fatalf("X-Cache %q then %q, want MISS then HIT", first.Header.Get("X-Cache"), second.Header.Get("X-Cache"))
+	}
+	if string(first.RawBody) != string(second.RawBody) {
+		t.Fatal("a hit must return the same bytes")
+	}
+	if cc := second.Header.Get("Cache-Control"); cc != "public, max-age=30" {
+		t.Fatalf("Cache-Control = %q", cc)
+	}
+	etag := second.Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag")
+	}
+	body, _ := json.Marshal(map[string]any{"query": q})
+	res := post(t, "", "application/json", body, "If-None-Match", etag)
+	if res.Status != 304 || len(res.RawBody) != 0 {
+		t.Fatalf("If-None-Match: %d %q", res.Status, res.RawBody)
+	}
+	res = post(t, "", "application/json", body, "If-None-Match", `"other"`)
+	if res.Status != 200 {
+		t.Fatalf("non-matching If-None-Match: %d", res.Status)
+	}
+	// Errors are never cached.
+	bad := `{ cachedBad: searchDINAAgents(query: "   ") { agent_id } }`
+	for i := 0; i < 2; i++ {
+		if r := query(t, "", bad, nil); r.Header.Get("X-Cache") != "MISS" || r.code() != "BAD_USER_INPUT" {
+			t.Fatalf("error response %d: X-Cache %q code %q", i, r.Header.Get("X-Cache"), r.code())
+		}
+	}
+	// Mutations bypass the cache.
+	if r := query(t, tokens[security.RoleAdmin], `mutation { deleteDINAAgent(agent_id: "none") }`, nil); r.Header.Get("X-Cache") != "BYPASS" {
+		t.Fatalf("mutation X-Cache %q", r.Header.Get("X-Cache"))
+	}
+}
+
+func TestScopesNeverLeak(t *testing.T) {
+	// Role-gated answers are shared by callers holding the role ...
+	q := `{ scoped: threatCounts { all } }`
+	if r := query(t, tokens[security.RoleViewer], q, nil); r.Header.Get("X-Cache") != "MISS" || r.Header.Get("Cache-Control") != "private, max-age=30" {
+		t.Fatalf("viewer: %v", r.Header)
+	}
+	if r := query(t, tokens[security.RoleAnalyst], q, nil); r.Header.Get("X-Cache") != "HIT" {
+		t.Fatalf("analyst should share the viewer's answer: %q", r.Header.Get("X-Cache"))
+	}
+	// ... but never served to a caller without it.
+	if r := query(t, "", q, nil); r.code() != "UNAUTHENTICATED" || r.Header.Get("X-Cache") == "HIT" {
+		t.Fatalf("anonymous got %s (X-Cache %q)", r.RawBody, r.Header.Get("X-Cache"))
+	}
+	// PRIVATE answers are per user.
+	me := `{ scopedMe: me }`
+	a := query(t, tokens[security.RoleViewer], me, nil)
+	b := query(t, tokens[security.RoleAnalyst], me, nil)
+	if strings.Contains(string(b.Data), "test-viewer") || !strings.Contains(string(a.Data), "test-viewer") || b.Header.Get("X-Cache") == "HIT" {
+		t.Fatalf("me leaked across users: %s / %s", a.Data, b.Data)
+	}
+}
+
+func TestMutationInvalidatesCachedReads(t *testing.T) {
+	var created struct {
+		A map[string]string `json:"createDINAAgent"`
+	}
+	mustData(t, tokens[security.RoleAdmin], `mutation { createDINAAgent(input: {full_name: "Invalida Cach", rank: "Major", category: OTHER}) { agent_id } }`, nil, &created)
+	id := created.A["agent_id"]
+	read := `query($id: String!) { invalidationProbe: getDINAAgent(agent_id: $id) { rank } }`
+	vars := map[string]any{"id": id}
+	query(t, "", read, vars)
+	if r := query(t, "", read, vars); r.Header.Get("X-Cache") != "HIT" || !strings.Contains(string(r.Data), "Major") {
+		t.Fatalf("second read: %q %s", r.Header.Get("X-Cache"), r.Data)
+	}
+	mustData(t, tokens[security.RoleAdmin], `mutation($id: String!) { updateDINAAgent(agent_id: $id, input: {rank: "Colonel"}) { rank } }`, vars, &struct{}{})
+	r := query(t, "", read, vars)
+	if r.Header.Get("X-Cache") == "HIT" || !strings.Contains(string(r.Data), "Colonel") {
+		t.Fatalf("read after update: %q %s", r.Header.Get("X-Cache"), r.Data)
+	}
+	mustData(t, tokens[security.RoleAdmin], `mutation($id: String!) { deleteDINAAgent(agent_id: $id) }`, vars, &struct{}{})
+}
+
+func TestConcurrentColdRequestsExecuteOnce(t *testing.T) {
+	// A search is one find on the army list, a round trip nothing in the background makes (the
+	// warmer refreshes statistics, which are aggregations).
+	q := `{ stampede: searchDINAAgents(query: "a", limit: 5) { agent_id } }`
+	body, _ := json.Marshal(map[string]any{"query": q})
+	before := storeOps(t)
+	const n = 200
+	var wg sync.WaitGroup
+	results := make([]gqlResult, n)
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			results[i] = post(t, "", "application/json", body)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, r := range results {
+		if r.Status != 200 || len(r.Errors) != 0 {
+			t.Fatalf("request %d: %d %s", i, r.Status, r.RawBody)
+		}
+	}
+	delta := opsDelta(before, storeOps(t))
+	if n := delta["dina_army_list_agents/find"]; n != 1 {
+		t.Fatalf("200 identical cold requests made %v searches (%v), want exactly one execution", n, delta)
+	}
+}
+
+func TestPersistedQueries(t *testing.T) {
+	q := `{ apq: getDINAStatistics { total_agents } }`
+	sum := sha256.Sum256([]byte(q))
+	hash := hex.EncodeToString(sum[:])
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}
+	send := func(body map[string]any) gqlResult {
+		b, _ := json.Marshal(body)
+		return post(t, "", "application/json", b)
+	}
+	if r := send(map[string]any{"extensions": ext}); r.code() != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Fatalf("unknown hash: %s", r.RawBody)
+	}
+	if r := send(map[string]any{"query": q, "extensions": ext}); r.Status != 200 || len(r.Errors) != 0 {
+		t.Fatalf("register: %s", r.RawBody)
+	}
+	if r := send(map[string]any{"extensions": ext}); r.Status != 200 || !strings.Contains(string(r.Data), "total_agents") {
+		t.Fatalf("hash only: %s", r.RawBody)
+	}
+	wrong := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": strings.Repeat("0", 64)}}
+	if r := send(map[string]any{"query": q, "extensions": wrong}); r.Status != 400 || r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("mismatched hash: %d %s", r.Status, r.RawBody)
+	}
+	// Over GET, so a CDN can cache it.
+	extJSON, _ := json.Marshal(ext)
+	r := get(t, "/graphql?extensions="+url.QueryEscape(string(extJSON)), "Apollo-Require-Preflight", "true")
+	if r.Status != 200 || !strings.Contains(string(r.Data), "total_agents") || r.Header.Get("Cache-Control") != "public, max-age=30" {
+		t.Fatalf("APQ over GET: %d %v %s", r.Status, r.Header, r.RawBody)
+	}
+}
+
+// startApp starts a whole program of its own (embedded database seeded under a temp dir) with
+// env on top of the e2e defaults, waits until it is ready, and returns its base URL.
+func startApp(t *testing.T, env map[string]string) string {
+	t.Helper()
+	full := map[string]string{
+		"PORT": "0", "NEKO_DATA_DIR": t.TempDir(), "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword,
+		"NEKO_LOG_LEVEL": "error", "NEKO_RATE_ANONYMOUS": "100000/1000000", "NEKO_RATE_USER": "100000/1000000",
+	}
+	maps.Copy(full, env)
+	cfg, err := loadConfig(func(k string) string { return full[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	app, err := Start(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = app.Serve()
+	}()
+	t.Cleanup(func() {
+		_ = app.Close()
+		<-served
+	})
+	base := "http://127.0.0.1:" + portOf(t, app.Addr())
+	if !poll(time.Minute, func() bool {
+		resp, err := http.Get(base + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatal("app never became ready (warm-up)")
+	}
+	return base
+}
+
+func TestWarmTVEndpointsNeverMiss(t *testing.T) {
+	base := startApp(t, map[string]string{"NEKO_WARM": "true"})
+	getAt := func(path string) gqlResult {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		return do(t, req)
+	}
+	// /ready answered only after the first warm-up pass. The TV monitor polls every 5 s; poll
+	// faster, for longer than the shortest max-age (5 s), to see entries renewed ahead of expiry.
+	deadline := time.Now().Add(7 * time.Second)
+	polls := 0
+	for time.Now().Before(deadline) {
+		for _, p := range []string{"/api/mongodb-stats", "/api/ascii-art", "/api/stats", "/api/threat-counts", "/api/dina/stats", "/api/dina/perpetrators", "/api/threat-actors?category=ransomware"} {
+			r := getAt(p)
+			polls++
+			if r.Status != 200 || r.Header.Get("X-Cache") != "HIT" {
+				t.Fatalf("poll %d of %s after /ready: %d X-Cache %q", polls, p, r.Status, r.Header.Get("X-Cache"))
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	for _, wq := range warmQueries {
+		r := gqlAt(t, base, tokens[security.RoleViewer], wq.Query, nil)
+		if r.Header.Get("X-Cache") != "HIT" {
+			t.Fatalf("warm query %s: X-Cache %q", wq.Name, r.Header.Get("X-Cache"))
+		}
+	}
+	t.Logf("%d polls, all hits", polls)
+}

@@ -1,0 +1,269 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/neko-defense/neko/defense"
+	"github.com/neko-defense/neko/security"
+)
+
+// Defense are the traffic defenses the server applies in its middleware chain: the shared block
+// list (checked in memory before anything else), threat scoring of every request, the incident
+// playbooks for what scoring and the rate limit catch, and the honeypot traps. A nil *Defense in
+// Deps disables them all.
+type Defense struct {
+	// BlockList refuses blocked addresses. Required.
+	BlockList *defense.BlockList
+	// Scorer scores every request except the operational routes. Required.
+	Scorer *defense.Scorer
+	// Responder runs the playbook of a blocked verdict and of an address that keeps hammering
+	// the rate limit. Required.
+	Responder *defense.Responder
+	// Honeypot records trap hits; nil registers no trap routes.
+	Honeypot *defense.Honeypot
+}
+
+func (d *Defense) validate() error {
+	if d.BlockList == nil || d.Scorer == nil || d.Responder == nil {
+		return fmt.Errorf("server: Defense needs BlockList, Scorer and Responder")
+	}
+	return nil
+}
+
+// blockedMessage is the body of every refusal by the block list or threat scoring; securityId
+// lets an operator find the request in the logs without telling the client why.
+const blockedMessage = "Request blocked by security policy"
+
+// localVerdict holds the request's defense.Verdict for the trap handler.
+const localVerdict localKey = 100
+
+// blockedError is the 403 FORBIDDEN answer to a blocked address or request.
+func blockedError(now time.Time) *httpError {
+	return &httpError{status: fiber.StatusForbidden, code: codeForbidden, message: blockedMessage,
+		extensions: map[string]any{"securityId": defense.NewSecurityID(now)}}
+}
+
+// blockList refuses requests from blocked addresses. The check is an in-memory lookup; the
+// operational routes stay reachable so that orchestrators never see a blocked proxy address.
+func (s *Server) blockList(c *fiber.Ctx) error {
+	d := s.deps.Defense
+	if d == nil || exemptFromLimits(c.Path()) {
+		return c.Next()
+	}
+	ip := s.clientIP(c)
+	if _, reason, blocked := d.BlockList.Blocked(ip); blocked {
+		s.deps.Metrics.ThreatBlocked.Inc()
+		err := blockedError(time.Now())
+		s.deps.Logger.Info("blocked address refused", "ip", ip, "reason", reason,
+			"security_id", err.extensions["securityId"], "request_id", c.Locals(localRequestID))
+		return err
+	}
+	return c.Next()
+}
+
+// scoredHeaders are the headers the threat scorer looks at (defense.RequestInfo.Headers).
+var scoredHeaders = [...]string{"user-agent", "accept", "accept-language", "accept-encoding", "referer", "origin", "connection", "content-type"}
+
+const maxScoredHeader = 200
+
+// requestInfo describes the request for the threat scorer.
+func (s *Server) requestInfo(c *fiber.Ctx, ip string, now time.Time) defense.RequestInfo {
+	h := &c.Request().Header
+	headers := make(map[string]string, len(scoredHeaders))
+	for _, name := range scoredHeaders {
+		if v := h.Peek(name); v != nil {
+			headers[name] = string(v[:min(len(v), maxScoredHeader)])
+		}
+	}
+	count := 0
+	h.VisitAll(func(_, _ []byte) { count++ })
+	size := int64(h.ContentLength())
+	if size <= 0 {
+		size = int64(len(c.Request().Body()))
+	}
+	return defense.RequestInfo{
+		IP: ip, Method: c.Method(), Path: c.OriginalURL(), UserAgent: headers["user-agent"],
+		Headers: headers, HeaderCount: count, PayloadSize: size,
+		Authenticated: security.FromContext(requestContext(c)).Authenticated(), Now: now,
+	}
+}
+
+// threatScore scores every request (GraphQL included; the operational routes excepted), reports
+// a positive score in X-Neko-Threat-Score, and refuses a blocking verdict with 403 after running
+// its incident playbook. A honeypot trap is never refused here: it answers its decoy and records
+// the hit (the HONEYPOT_CAPTURE playbook does the blocking). After the response the duration
+// feeds the scorer's timing rule.
+func (s *Server) threatScore(c *fiber.Ctx) error {
+	d := s.deps.Defense
+	if d == nil || exemptFromLimits(c.Path()) {
+		return c.Next()
+	}
+	start := time.Now()
+	ip := s.clientIP(c)
+	info := s.requestInfo(c, ip, start)
+	v := d.Scorer.Score(info)
+	if v.Score > 0 {
+		c.Set("X-Neko-Threat-Score", strconv.Itoa(v.Score))
+	}
+	defer func() { d.Scorer.Observe(ip, time.Since(start)) }()
+	if _, trap := defense.MatchTrap(c.Path()); trap {
+		c.Locals(localVerdict, v)
+		return c.Next()
+	}
+	switch v.Action {
+	case defense.ActionBlock:
+		s.deps.Metrics.ThreatBlocked.Inc()
+		in, _ := d.Responder.HandleAsync(requestContext(c), v.Category, v.Severity(), ip, v.Score, map[string]any{
+			"reasons": v.Reasons, "path": strings.Clone(truncateString(info.Path, 400)), "method": info.Method,
+			"user_agent": info.UserAgent, "request_id": strings.Clone(fmt.Sprint(c.Locals(localRequestID))),
+		})
+		err := blockedError(start)
+		s.deps.Logger.Warn("request blocked by threat scoring", "ip", ip, "score", v.Raw, "reasons", v.Reasons,
+			"incident_id", in.IncidentID, "security_id", err.extensions["securityId"])
+		return err
+	case defense.ActionChallenge:
+		s.deps.Logger.Info("suspicious request", "ip", ip, "score", v.Raw, "reasons", v.Reasons, "path", c.Path())
+	}
+	return c.Next()
+}
+
+func truncateString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// registerTraps answers every honeypot trap path, whatever the method, with its decoy, and
+// records the hit. It fails when a trap would shadow one of the real routes registered before.
+func (s *Server) registerTraps(a *fiber.App) error {
+	d := s.deps.Defense
+	if d == nil || d.Honeypot == nil {
+		return nil
+	}
+	real := map[string]bool{}
+	for _, r := range a.GetRoutes() {
+		real[r.Path] = true
+	}
+	for path := range real {
+		if tr, ok := defense.MatchTrap(path); ok {
+			return fmt.Errorf("server: honeypot trap %s (%s) would shadow the route %s", tr.Name, tr.Pattern, path)
+		}
+	}
+	for _, tr := range defense.Traps() {
+		pattern := tr.Pattern
+		if tr.Prefix {
+			pattern += "/*"
+		}
+		a.All(pattern, s.trap)
+	}
+	return nil
+}
+
+// trap answers a honeypot route: the hit is recorded (HONEYPOT_CAPTURE blocks the address from
+// score 60) and the decoy is sent.
+func (s *Server) trap(c *fiber.Ctx) error {
+	d := s.deps.Defense
+	tr, ok := defense.MatchTrap(c.Path())
+	if !ok { // the router and MatchTrap disagree (e.g. an odd encoding): nothing to imitate
+		return c.Next()
+	}
+	v, _ := c.Locals(localVerdict).(defense.Verdict)
+	headers := map[string]string{}
+	c.Request().Header.VisitAll(func(k, val []byte) { headers[string(k)] = string(val) })
+	// Fiber's strings and body alias buffers reused after the response; the hit is written later.
+	doc, _ := d.Honeypot.Record(requestContext(c), defense.TrapHit{
+		Trap: tr, IP: s.clientIP(c), Method: strings.Clone(c.Method()), Path: strings.Clone(c.OriginalURL()),
+		UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent)), Headers: headers, Body: bytes.Clone(c.Body()),
+		ThreatScore: v.Score,
+	})
+	if doc.ActionTaken == "blocked" {
+		s.deps.Metrics.ThreatBlocked.Inc()
+	}
+	c.Status(tr.Status)
+	c.Set(fiber.HeaderContentType, tr.ContentType)
+	return c.Send(tr.Body)
+}
+
+// Rate-limit escalation: an address refused this many times within hammerWindow gets the RATE_LIMIT_VIOLATION playbook (a temporary block).
+const (
+	hammerRejections = 3
+	hammerWindow     = time.Minute
+	hammerMaxTracked = 10_000
+)
+
+// hammering counts rate-limit rejections per key within hammerWindow, in bounded memory. Only
+// rejections touch it, so the requests that pass pay nothing.
+type hammering struct {
+	mu      sync.Mutex // guards entries
+	entries map[string]hammerEntry
+}
+
+type hammerEntry struct {
+	n     int
+	first time.Time
+}
+
+// reject records a rejection of key at now and reports whether it is the one that escalates.
+func (h *hammering) reject(key string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.entries == nil {
+		h.entries = make(map[string]hammerEntry)
+	}
+	e, ok := h.entries[key]
+	if !ok || now.Sub(e.first) > hammerWindow {
+		if !ok && len(h.entries) >= hammerMaxTracked {
+			for k, old := range h.entries { // drop the expired; if none, start over
+				if now.Sub(old.first) > hammerWindow {
+					delete(h.entries, k)
+				}
+			}
+			if len(h.entries) >= hammerMaxTracked {
+				clear(h.entries)
+			}
+		}
+		e = hammerEntry{first: now}
+	}
+	e.n++
+	if e.n >= hammerRejections {
+		delete(h.entries, key)
+		return true
+	}
+	h.entries[key] = e
+	return false
+}
+
+// limitRequests is the rate limit (rateLimit, plus the cost charged by the GraphQL handler) with
+// escalation: the hammerRejections-th 429 of an address within hammerWindow runs the
+// RATE_LIMIT_VIOLATION playbook, whose temporary block the block list then enforces.
+func (s *Server) limitRequests(c *fiber.Ctx) error {
+	err := s.rateLimit(c)
+	d := s.deps.Defense
+	if d == nil || s.deps.RateLimit == nil || exemptFromLimits(c.Path()) {
+		return err
+	}
+	he, ok := err.(*httpError)
+	refused := ok && he.status == fiber.StatusTooManyRequests ||
+		err == nil && c.Response().StatusCode() == fiber.StatusTooManyRequests
+	if !refused {
+		return err
+	}
+	ip := s.clientIP(c)
+	if s.hammer.reject(ip, time.Now()) {
+		ctx := requestContext(c)
+		in, _ := d.Responder.HandleAsync(ctx, defense.CategoryRateLimit, "medium", ip, 50, map[string]any{
+			"rejections": hammerRejections, "window": hammerWindow.String(), "path": strings.Clone(c.Path()),
+			"identity": security.FromContext(ctx).Username,
+		})
+		s.deps.Logger.Warn("rate limit violation", "ip", ip, "incident_id", in.IncidentID, "playbook", in.Playbook)
+	}
+	return err
+}

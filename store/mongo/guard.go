@@ -1,0 +1,82 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+// OpKind classifies one database round trip for a Guard, so that the caller
+// can give each kind its own bounded pool.
+type OpKind int
+
+// The kinds of round trip a Store makes.
+const (
+	PointRead OpKind = iota // single-document lookups (findOne)
+	ListRead                // finds returning many documents
+	Aggregate               // counts, aggregation pipelines, server statistics
+	Write                   // inserts, updates, replaces, deletes
+)
+
+// String returns the kind's name: "point_read", "list_read", "aggregate" or "write".
+func (k OpKind) String() string {
+	switch k {
+	case PointRead:
+		return "point_read"
+	case ListRead:
+		return "list_read"
+	case Aggregate:
+		return "aggregate"
+	case Write:
+		return "write"
+	}
+	return fmt.Sprintf("OpKind(%d)", int(k))
+}
+
+// Guard admits database round trips: typically a bulkhead per kind, a circuit
+// breaker and a per-call timeout (resilience.Database, adapted in cmd/neko).
+// Do runs fn, giving it the context it must use, or refuses with an error of
+// its own. When a Store has a Guard, the Guard's timeout bounds each round
+// trip and Config.OperationTimeout only backstops a whole method (see op).
+type Guard interface {
+	Do(ctx context.Context, kind OpKind, fn func(ctx context.Context) error) error
+}
+
+// guardKey carries, in the context a method got from op, the Guard its round
+// trips go through. The free helpers (findAll, findOne, aggregate, count)
+// take a collection, not the Store, so the context is how they find it.
+type guardKey struct{}
+
+// guarded runs fn through the Guard attached to ctx by op, or directly when
+// there is none (an unguarded Store, or a context that did not come from op).
+//
+// An error that is the database's answer rather than its failure (no
+// document, a duplicate key) is returned to the caller but reported to the
+// Guard as success, so that a breaker never opens on a run of not-founds.
+func guarded(ctx context.Context, kind OpKind, fn func(ctx context.Context) error) error {
+	g, ok := ctx.Value(guardKey{}).(Guard)
+	if !ok {
+		return fn(ctx)
+	}
+	var answer error
+	err := g.Do(ctx, kind, func(ctx context.Context) error {
+		err := fn(ctx)
+		if isAnswer(err) {
+			answer = err
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return answer
+}
+
+// isAnswer reports whether err is a reply of a healthy database to this
+// particular request.
+func isAnswer(err error) bool {
+	return err != nil && (errors.Is(err, mongo.ErrNoDocuments) || mongo.IsDuplicateKeyError(err))
+}

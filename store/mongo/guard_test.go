@@ -1,0 +1,156 @@
+package mongo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neko-defense/neko/resilience"
+	"github.com/neko-defense/neko/store"
+	nekomongo "github.com/neko-defense/neko/store/mongo"
+)
+
+// recordingGuard is a Guard that runs every call and records its kind and
+// the error fn returned to it; refuse, when set, refuses every call instead.
+type recordingGuard struct {
+	mu     sync.Mutex
+	kinds  []nekomongo.OpKind
+	errs   []error
+	refuse error
+}
+
+func (g *recordingGuard) Do(ctx context.Context, kind nekomongo.OpKind, fn func(context.Context) error) error {
+	if g.refuse != nil {
+		return g.refuse
+	}
+	err := fn(ctx)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.kinds = append(g.kinds, kind)
+	g.errs = append(g.errs, err)
+	return err
+}
+
+func (g *recordingGuard) take() ([]nekomongo.OpKind, []error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k, e := g.kinds, g.errs
+	g.kinds, g.errs = nil, nil
+	return k, e
+}
+
+func guardedStore(t testing.TB, g nekomongo.Guard) *nekomongo.Store {
+	t.Helper()
+	st, err := nekomongo.New(context.Background(), nekomongo.Config{URI: env.uri, Database: "neko-test", OperationTimeout: time.Minute, Guard: g}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	return st
+}
+
+func TestGuardSeesEveryRoundTripWithItsKind(t *testing.T) {
+	g := &recordingGuard{}
+	st := guardedStore(t, g)
+	ctx := testContext(t)
+	actor := env.data.ThreatActors[0].ActorID
+	agentID := fmt.Sprintf("guard-test-%d", time.Now().UnixNano())
+	tests := []struct {
+		name string
+		call func() error
+		want []nekomongo.OpKind
+	}{
+		{"point read", func() error { _, err := st.ThreatActor(ctx, actor); return err }, []nekomongo.OpKind{nekomongo.PointRead}},
+		{"list read", func() error { _, err := st.ThreatActors(ctx, "all", 5); return err }, []nekomongo.OpKind{nekomongo.ListRead}},
+		{"counts", func() error { _, err := st.Overview(ctx); return err }, []nekomongo.OpKind{nekomongo.Aggregate, nekomongo.Aggregate, nekomongo.Aggregate, nekomongo.Aggregate}},
+		{"create", func() error {
+			_, err := st.CreateDINAAgent(ctx, store.DINAAgent{AgentID: agentID, FullName: "Guard Test"})
+			return err
+		}, []nekomongo.OpKind{nekomongo.Write}},
+		{"delete", func() error { _, err := st.DeleteDINAAgent(ctx, agentID); return err }, []nekomongo.OpKind{nekomongo.Write}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g.take()
+			if err := tc.call(); err != nil {
+				t.Fatal(err)
+			}
+			kinds, _ := g.take()
+			if !slices.Equal(kinds, tc.want) {
+				t.Fatalf("guard saw %v, want %v", kinds, tc.want)
+			}
+		})
+	}
+}
+
+// A not-found is the database's answer, not its failure: the caller gets
+// store.ErrNotFound, the Guard (and so a breaker) sees success.
+func TestGuardSeesNotFoundAsSuccess(t *testing.T) {
+	g := &recordingGuard{}
+	st := guardedStore(t, g)
+	_, err := st.ThreatActor(testContext(t), "TA-does-not-exist")
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("err = %v, want store.ErrNotFound", err)
+	}
+	kinds, errs := g.take()
+	if len(kinds) != 1 || errs[0] != nil {
+		t.Fatalf("guard saw kinds %v errors %v, want one successful call", kinds, errs)
+	}
+}
+
+func TestGuardRefusalReachesCaller(t *testing.T) {
+	st := guardedStore(t, &recordingGuard{refuse: resilience.ErrBreakerOpen})
+	ctx := testContext(t)
+	for name, call := range map[string]func() error{
+		"point read": func() error { _, err := st.ThreatActor(ctx, "TA-0001"); return err },
+		"stats":      func() error { _, err := st.DINAStatistics(ctx); return err },
+		"write":      func() error { return st.DeleteBlockedIP(ctx, "192.0.2.1") },
+	} {
+		if err := call(); !errors.Is(err, resilience.ErrBreakerOpen) {
+			t.Errorf("%s: err = %v, want it to wrap ErrBreakerOpen", name, err)
+		}
+	}
+}
+
+// databaseGuard adapts resilience.Database as cmd/neko does.
+type databaseGuard struct{ db *resilience.Database }
+
+func (g databaseGuard) Do(ctx context.Context, kind nekomongo.OpKind, fn func(context.Context) error) error {
+	return g.db.Do(ctx, resilience.PoolKind(kind), fn)
+}
+
+// BenchmarkPointReadGuard measures one uncached point read (ThreatActor by
+// id) against the embedded database with and without the production guard
+// (bulkhead, breaker, timeout).
+//
+//	GOFLAGS=-mod=mod go test ./store/mongo -run '^$' -bench BenchmarkPointReadGuard -benchtime 2000x -count 5
+func BenchmarkPointReadGuard(b *testing.B) {
+	db, err := resilience.NewDatabase(resilience.DatabaseConfig{Name: "mongodb", OperationTimeout: 5 * time.Second, Breaker: resilience.BreakerConfig{Name: "mongodb"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	actor := env.data.ThreatActors[0].ActorID
+	for _, bc := range []struct {
+		name  string
+		guard nekomongo.Guard
+	}{{"guard=off", nil}, {"guard=on", databaseGuard{db}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			st := guardedStore(b, bc.guard)
+			ctx := context.Background()
+			if _, err := st.ThreatActor(ctx, actor); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := st.ThreatActor(ctx, actor); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
