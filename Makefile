@@ -23,6 +23,7 @@ RACE_PKGS = $$($(GO) list ./... | grep -v -e /store -e /cmd/)
 test: lint
 	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 10m $(DB_PKGS)
+	$(GO) test -run '^$$' -fuzz FuzzPrepareExecute -fuzztime 10s ./graphql/
 
 ## bench: every benchmark, with allocations
 bench:

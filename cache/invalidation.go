@@ -28,6 +28,12 @@ const (
 	backoffMax = 2 * time.Second
 )
 
+// Generation changes whenever any tag is invalidated, here or on another instance, or the tag
+// epoch resets. A layer that memoizes answers in front of the cache (the HTTP layer's exact-request
+// memo) stamps them with it and drops them when it moves: coarse, but invalidations are rare and
+// it is never wrong.
+func (t *Tiered) Generation() uint64 { return t.tags.changes.Load() }
+
 // Invalidate makes every entry tagged with any of tags unusable: on this instance before it
 // returns, on every other instance sharing the Redis as soon as the pub/sub message arrives
 // (milliseconds; at most resyncInterval if the message is lost), and in L2.

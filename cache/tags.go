@@ -60,6 +60,8 @@ type tagSet struct {
 
 	mu      sync.Mutex          // serialises writers of cur; guards pending
 	pending map[string]struct{} // invalidated here while Redis was unreachable: replayed by sync
+	// changes counts every published table (a version or epoch change), for Tiered.Generation.
+	changes atomic.Uint64
 }
 
 // newTagSet starts with an empty table at epoch.
@@ -81,6 +83,7 @@ func (s *tagSet) update(f func(next *tagTable) bool) {
 		return
 	}
 	s.cur.Store(next)
+	s.changes.Add(1)
 }
 
 // bump invalidates tags locally by incrementing their versions. With pending set (Redis is
@@ -178,6 +181,7 @@ func (s *tagSet) reset(epoch uint64, vals map[string]uint64) {
 		next.versions[tag] = tagVersion{v: v, changed: next.seq, confirmed: !pending}
 	}
 	s.cur.Store(next)
+	s.changes.Add(1)
 }
 
 // pendingTags returns the tags awaiting replay; they stay pending until raise settles them.

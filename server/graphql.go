@@ -8,6 +8,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -39,19 +40,25 @@ func (s *Server) graphql(c *fiber.Ctx) error {
 	if err := requirePreflight(c); err != nil {
 		return err
 	}
+	if e, ok := s.memo.get(c, media, time.Now()); ok {
+		if err := s.chargeCost(c, e.cost); err != nil {
+			return err
+		}
+		return s.writeResult(c, media, e.answer)
+	}
 	if c.Method() == fiber.MethodGet {
 		req, err := requestFromQuery(c)
 		if err != nil {
 			return err
 		}
-		return s.writeResult(c, media, s.run(c, req))
+		return s.writeRemembered(c, media, s.run(c, req))
 	}
 	reqs, batch, err := s.requestsFromBody(c)
 	if err != nil {
 		return err
 	}
 	if !batch {
-		return s.writeResult(c, media, s.run(c, reqs[0]))
+		return s.writeRemembered(c, media, s.run(c, reqs[0]))
 	}
 	// A batch answers an array; its items are never cached by HTTP intermediaries.
 	body := []byte{'['}
@@ -65,6 +72,12 @@ func (s *Server) graphql(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, media+"; charset=utf-8")
 	return c.Send(body)
+}
+
+// writeRemembered writes a single operation's result and lets the memo keep it for repeats.
+func (s *Server) writeRemembered(c *fiber.Ctx, media string, r result) error {
+	s.memo.put(c, media, r, r.cost, r.fresh)
+	return s.writeResult(c, media, r)
 }
 
 // negotiate picks the response media type from the Accept header. No header, */* or

@@ -25,6 +25,15 @@ var securityHeaders = [][2]string{
 	{"X-XSS-Protection", "0"},
 }
 
+// securityHeaderBytes is securityHeaders as byte slices, built once.
+var securityHeaderBytes = func() [][2][]byte {
+	out := make([][2][]byte, len(securityHeaders))
+	for i, kv := range securityHeaders {
+		out[i] = [2][]byte{[]byte(kv[0]), []byte(kv[1])}
+	}
+	return out
+}()
+
 // productionCSP is helmet's default Content-Security-Policy, sent in production only (as the
 // original did): development keeps GraphiQL-style tools working.
 const productionCSP = "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';" +
@@ -33,8 +42,8 @@ const productionCSP = "default-src 'self';base-uri 'self';font-src 'self' https:
 
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	h := &c.Response().Header
-	for _, kv := range securityHeaders {
-		h.Set(kv[0], kv[1])
+	for _, kv := range securityHeaderBytes {
+		h.SetCanonical(kv[0], kv[1]) // keys are already canonical: skip fasthttp's normalization
 	}
 	if s.cfg.Production {
 		h.Set("Content-Security-Policy", productionCSP)

@@ -86,6 +86,16 @@ func ceilSeconds(d time.Duration) int {
 // (Fly's edge), the address it reports in Fly-Client-IP or the first X-Forwarded-For entry.
 // Headers from untrusted peers are ignored: anyone can send them.
 func (s *Server) clientIP(c *fiber.Ctx) string {
+	// Several middlewares ask; parse once per request.
+	if ip, ok := c.Locals(localClientIP).(string); ok {
+		return ip
+	}
+	ip := s.parseClientIP(c)
+	c.Locals(localClientIP, ip)
+	return ip
+}
+
+func (s *Server) parseClientIP(c *fiber.Ctx) string {
 	peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
 	if !ok {
 		return c.Context().RemoteIP().String()

@@ -43,6 +43,8 @@ type result struct {
 	cacheControl string
 	etag         string
 	private      bool
+	cost         int           // the operation's computed cost (charged to the rate limit)
+	fresh        time.Duration // how much longer a cached answer stays fresh (0: not cacheable)
 }
 
 // run executes one GraphQL request: persisted query lookup, prepare, cost charge, then the
@@ -91,8 +93,10 @@ func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 	default:
 		res = s.cached(ctx, op, pol)
 	}
+	res.cost = op.Cost
 	if wantsCost(req.Extensions) {
 		res.body = appendCostExtension(res.body, op.Cost, s.deps.Engine.MaxCost())
+		res.fresh = 0 // the cost extension is per request: never memoize it
 	}
 	return res
 }
@@ -184,6 +188,7 @@ func (s *Server) cached(ctx context.Context, op *graphql.Operation, pol resolver
 		etag:         entry.ETag,
 		private:      private,
 		cacheControl: cacheControl(private, pol.MaxAge),
+		fresh:        pol.MaxAge - time.Since(entry.StoredAt),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -104,8 +105,10 @@ type Server struct {
 	app    *fiber.App
 	hammer hammering // rate-limit rejections per address, for escalation
 
-	restTable []restRoute // the REST routes, for the warmer
-	warm      *warmer     // nil until StartWarming
+	memo        *memo       // exact-request answers for anonymous repeats; nil without a cache
+	metricCache sync.Map    // routeKey -> routeMetric
+	restTable   []restRoute // the REST routes, for the warmer
+	warm        *warmer     // nil until StartWarming
 }
 
 // New validates cfg and deps and builds the application with all routes.
@@ -152,6 +155,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg.IdleTimeout = 60 * time.Second
 	}
 	s := &Server{cfg: cfg, deps: deps}
+	if g, ok := deps.Cache.(interface{ Generation() uint64 }); ok {
+		s.memo = newMemo(g.Generation)
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "neko",
 		DisableStartupMessage: true,
