@@ -225,6 +225,11 @@ func TestHoneypotRecord(t *testing.T) {
 			if err := h.Close(t.Context()); err != nil {
 				t.Fatal(err)
 			}
+			// The playbook writes its incident on the responder's own queue: drain it too
+			// before reading (otherwise the read races the write).
+			if err := e.r.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
 			got := st.triggers()
 			if len(got) != 1 {
 				t.Fatalf("%d triggers written", len(got))

@@ -9,18 +9,19 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// memo remembers, for anonymous requests, the exact answer the full pipeline gave: the same
-// method, path, query string, body and media type from a caller without credentials gets the
-// same bytes for as long as the cached answer behind them is fresh and nothing has been
-// invalidated. It exists for the polling clients (TV monitors, public dashboards) that send the
+// memo remembers the exact answer the full pipeline gave to a request: the same method, path,
+// query string, body, media type and credential headers get the same bytes for as long as the
+// cached answer behind them is fresh and nothing has been invalidated. It exists for the polling clients (TV monitors, public dashboards) that send the
 // same request over and over: a repeat skips JSON decoding, prepare, the cache key and the tiered
 // lookup. Every defense still runs before it (block list, rate limit, threat scoring).
 //
 // It is safe because an entry is only written from a fresh (HIT or MISS) cacheable answer of the
 // full pipeline, matched on the whole request (a hash finds the slot, byte comparison decides),
 // dropped when its answer's max-age ends, and dropped wholesale when the response cache's
-// invalidation generation moves (a mutation here or on any other instance). Requests carrying
-// credentials never use it: their validity (expiry, revocation) is decided per request.
+// invalidation generation moves (a mutation here or on any other instance). The memo sits in the
+// handler, after authentication: an expired, tampered or revoked credential is refused before it
+// is consulted, and identical credential bytes name the identical caller, whose answer (role
+// check, per-user scope) the full pipeline already computed.
 type memo struct {
 	seed    maphash.Seed
 	gen     func() uint64 // the response cache's invalidation generation
@@ -31,6 +32,7 @@ type memo struct {
 
 type memoEntry struct {
 	method, path, query, media string
+	authorization, apiKey      string // the credential headers, part of the key
 	body                       []byte // the request body
 	answer                     result
 	cost                       int // charged to the rate limit on a repeat, as the full path would
@@ -49,11 +51,9 @@ func newMemo(gen func() uint64) *memo {
 	return &memo{seed: maphash.MakeSeed(), gen: gen, max: memoMaxEntries, entries: make(map[uint64]*memoEntry)}
 }
 
-// eligible reports whether the request may use the memo: anonymous, small.
+// eligible reports whether the request may use the memo: a small body.
 func eligible(c *fiber.Ctx) bool {
-	h := &c.Request().Header
-	return len(h.Peek(fiber.HeaderAuthorization)) == 0 && len(h.Peek("X-API-Key")) == 0 &&
-		len(c.Request().Body()) <= memoMaxBody
+	return len(c.Request().Body()) <= memoMaxBody
 }
 
 func (m *memo) hash(c *fiber.Ctx, media string) uint64 {
@@ -66,6 +66,10 @@ func (m *memo) hash(c *fiber.Ctx, media string) uint64 {
 	h.Write(c.Request().URI().QueryString())
 	h.WriteByte(0)
 	h.WriteString(media)
+	h.WriteByte(0)
+	h.Write(c.Request().Header.Peek(fiber.HeaderAuthorization))
+	h.WriteByte(0)
+	h.Write(c.Request().Header.Peek("X-API-Key"))
 	h.WriteByte(0)
 	h.Write(c.Request().Body())
 	return h.Sum64()
@@ -82,7 +86,9 @@ func (m *memo) get(c *fiber.Ctx, media string, now time.Time) (*memoEntry, bool)
 	m.mu.RUnlock()
 	if e == nil || now.After(e.expires) || e.gen != m.gen() || e.media != media ||
 		e.method != string(c.Request().Header.Method()) || e.path != string(c.Request().URI().Path()) ||
-		e.query != string(c.Request().URI().QueryString()) || !bytes.Equal(e.body, c.Request().Body()) {
+		e.query != string(c.Request().URI().QueryString()) || !bytes.Equal(e.body, c.Request().Body()) ||
+		e.authorization != string(c.Request().Header.Peek(fiber.HeaderAuthorization)) ||
+		e.apiKey != string(c.Request().Header.Peek("X-API-Key")) {
 		return nil, false
 	}
 	return e, true
@@ -97,6 +103,7 @@ func (m *memo) put(c *fiber.Ctx, media string, r result, cost int, fresh time.Du
 	e := &memoEntry{
 		method: string(c.Request().Header.Method()), path: string(c.Request().URI().Path()),
 		query: string(c.Request().URI().QueryString()), media: media, body: bytes.Clone(c.Request().Body()),
+		authorization: string(c.Request().Header.Peek(fiber.HeaderAuthorization)), apiKey: string(c.Request().Header.Peek("X-API-Key")),
 		answer: r, cost: cost, expires: time.Now().Add(fresh), gen: m.gen(),
 	}
 	e.answer.xCache = "HIT"
