@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,19 +28,21 @@ import (
 // App is the whole running program: the database connection, the components over it and the HTTP
 // listener. End-to-end tests start one with Start and stop it with Close, exactly as main does.
 type App struct {
-	cfg      Config
-	logger   *slog.Logger
-	metrics  *telemetry.Metrics
-	tracing  *telemetry.Tracing // wire_telemetry.go
-	embedded *embedded.Server   // nil when MONGODB_URI is set
-	store    *mongo.Store
-	redis    *redis.Client // nil without REDIS_URL
-	cache    *cache.Tiered
-	limiter  *resilience.RateLimiter
-	sec      *securityParts // audit, API keys, block list, scoring, playbooks, honeypot
-	guards   *guards        // database bulkheads and breaker, shedder, drain (wire_resilience.go)
-	server   *server.Server
-	listener net.Listener
+	cfg       Config
+	logger    *slog.Logger
+	metrics   *telemetry.Metrics
+	tracing   *telemetry.Tracing // wire_telemetry.go
+	embedded  *embedded.Server   // nil when MONGODB_URI is set
+	store     *mongo.Store
+	redis     *redis.Client // nil without REDIS_URL
+	cache     *cache.Tiered
+	limiter   *resilience.RateLimiter
+	sec       *securityParts // audit, API keys, block list, scoring, playbooks, honeypot
+	guards    *guards        // database bulkheads and breaker, shedder, drain (wire_resilience.go)
+	server    *server.Server
+	listener  net.Listener
+	closeOnce sync.Once // Close runs once; later calls return its result
+	closeErr  error
 }
 
 // Start builds every component and binds the listener; Serve then accepts connections.
@@ -229,6 +232,11 @@ func (a *App) Serve() error { return a.server.Serve(a.listener) }
 // Close shuts the HTTP server down gracefully (in-flight requests finish within
 // ShutdownTimeout), then closes the store and the embedded database.
 func (a *App) Close() error {
+	a.closeOnce.Do(func() { a.closeErr = a.close() })
+	return a.closeErr
+}
+
+func (a *App) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error

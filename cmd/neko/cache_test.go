@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -160,50 +157,9 @@ func TestPersistedQueries(t *testing.T) {
 	}
 }
 
-// startApp starts a whole program of its own (embedded database seeded under a temp dir) with
-// env on top of the e2e defaults, waits until it is ready, and returns its base URL.
-func startApp(t *testing.T, env map[string]string) string {
-	t.Helper()
-	full := map[string]string{
-		"PORT": "0", "NEKO_DATA_DIR": t.TempDir(), "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword,
-		"NEKO_LOG_LEVEL": "error", "NEKO_RATE_ANONYMOUS": "100000/1000000", "NEKO_RATE_USER": "100000/1000000",
-	}
-	maps.Copy(full, env)
-	cfg, err := loadConfig(func(k string) string { return full[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	app, err := Start(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = app.Serve()
-	}()
-	t.Cleanup(func() {
-		_ = app.Close()
-		<-served
-	})
-	base := "http://127.0.0.1:" + portOf(t, app.Addr())
-	if !poll(time.Minute, func() bool {
-		resp, err := http.Get(base + "/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}) {
-		t.Fatal("app never became ready (warm-up)")
-	}
-	return base
-}
-
 func TestWarmTVEndpointsNeverMiss(t *testing.T) {
-	base := startApp(t, map[string]string{"NEKO_WARM": "true"})
+	_, base := serveApp(t, map[string]string{"NEKO_WARM": "true"})
+	waitReadyAt(t, base)
 	getAt := func(path string) gqlResult {
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		return do(t, req)

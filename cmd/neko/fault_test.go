@@ -67,39 +67,6 @@ func faultDB(t *testing.T) *embedded.Server {
 	return emb
 }
 
-// startFaultApp starts an App with env over test defaults (no rate limit to speak of: the load
-// comes from one address) and serves it until the test ends.
-func startFaultApp(t *testing.T, env map[string]string) (*App, string) {
-	t.Helper()
-	all := map[string]string{
-		"PORT": "0", "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword, "NEKO_LOG_LEVEL": "error",
-		"NEKO_RATE_ANONYMOUS": "100000/100000", "NEKO_SHUTDOWN_TIMEOUT": "5s", "NEKO_DATA_DIR": t.TempDir(),
-	}
-	for k, v := range env {
-		all[k] = v
-	}
-	cfg, err := loadConfig(func(k string) string { return all[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	app, err := Start(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = app.Serve()
-	}()
-	t.Cleanup(func() {
-		_ = app.Close()
-		<-served
-	})
-	return app, "http://" + app.Addr()
-}
-
 // faultResp is what the fault tests look at in a response.
 type faultResp struct {
 	status     int
@@ -194,7 +161,7 @@ next:
 func TestFaultRedisKilledUnderLoad(t *testing.T) {
 	rds := redistest.Start(t)
 	emb := faultDB(t)
-	_, base := startFaultApp(t, map[string]string{"MONGODB_URI": emb.URI(), "REDIS_URL": "redis://" + rds.Addr()})
+	_, base := serveApp(t, map[string]string{"MONGODB_URI": emb.URI(), "REDIS_URL": "redis://" + rds.Addr()})
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	defer client.CloseIdleConnections()
 
@@ -395,7 +362,7 @@ func TestFaultDatabaseStall(t *testing.T) {
 	px := newStallProxy(t, u.Host)
 	u.Host = px.Addr()
 	const failures = 3
-	_, base := startFaultApp(t, map[string]string{
+	_, base := serveApp(t, map[string]string{
 		"MONGODB_URI": u.String(), "MONGODB_TIMEOUT": "500ms",
 		"NEKO_BREAKER_TIMEOUT": "1s", "NEKO_BREAKER_FAILURES": strconv.Itoa(failures),
 	})
@@ -491,7 +458,7 @@ const codeServiceUnavailableForTest = "SERVICE_UNAVAILABLE"
 func TestFaultOverload(t *testing.T) {
 	emb := faultDB(t)
 	const maxInFlight, burst = 8, 200
-	_, base := startFaultApp(t, map[string]string{"MONGODB_URI": emb.URI(), "NEKO_MAX_IN_FLIGHT": strconv.Itoa(maxInFlight)})
+	_, base := serveApp(t, map[string]string{"MONGODB_URI": emb.URI(), "NEKO_MAX_IN_FLIGHT": strconv.Itoa(maxInFlight)})
 	tr := &http.Transport{MaxIdleConnsPerHost: burst}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	if r, err := faultGQL(client, base, faultUncached, uniqueQuery()); err != nil || r.status != 200 || r.errors > 0 {

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -446,28 +444,8 @@ func TestRateLimitRefusesAndEscalates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a second server")
 	}
-	dir := t.TempDir()
-	env := map[string]string{
-		"PORT": "0", "NEKO_DATA_DIR": dir, "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword,
-		"NEKO_LOG_LEVEL": "error", "NEKO_RATE_ANONYMOUS": "0.1/3", "NEKO_TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
-	}
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	app, err := Start(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go app.Serve()
-	defer func() {
-		if err := app.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
-	url := "http://" + app.Addr() + "/api/stats"
+	_, base := serveApp(t, map[string]string{"NEKO_RATE_ANONYMOUS": "0.1/3", "NEKO_TRUSTED_PROXIES": "127.0.0.1/32,::1/128"})
+	url := base + "/api/stats"
 	send := func(ip string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -508,5 +486,5 @@ func TestRateLimitRefusesAndEscalates(t *testing.T) {
 	if resp := send("203.0.113.91"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("another address: %d", resp.StatusCode)
 	}
-	_ = os.RemoveAll(dir)
+
 }

@@ -67,27 +67,13 @@ func TestTracingExportsRequestSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emb.Close(context.Background())
-	env := map[string]string{
-		"PORT": "0", "MONGODB_URI": emb.URI(), "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword,
-		"NEKO_LOG_LEVEL": "error", "FLY_REGION": "gru", "FLY_MACHINE_ID": "machine-7e3a",
+	app, base := serveApp(t, map[string]string{
+		"MONGODB_URI": emb.URI(), "FLY_REGION": "gru", "FLY_MACHINE_ID": "machine-7e3a",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL, "OTEL_TRACES_SAMPLER_ARG": "1",
-	}
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := Start(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = app.Serve()
-	}()
+	})
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+portOf(t, app.Addr())+"/graphql",
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql",
 		bytes.NewReader([]byte(`{"query":"{ __typename }"}`)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
@@ -102,7 +88,6 @@ func TestTracingExportsRequestSpans(t *testing.T) {
 	if err := app.Close(); err != nil { // flushes the spans
 		t.Fatal(err)
 	}
-	<-served
 
 	exported := collector.all()
 	id, _ := hex.DecodeString(traceID)

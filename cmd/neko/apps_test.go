@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"io"
+	"maps"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// serveApp starts a whole program of its own for one test: env over test defaults (its own
+// embedded database under a temp dir unless MONGODB_URI is given, generous rate limits because
+// every request comes from loopback, a short shutdown), served until the test ends. It returns
+// the App and its base URL.
+func serveApp(t *testing.T, env map[string]string) (*App, string) {
+	t.Helper()
+	all := map[string]string{
+		"PORT": "0", "NEKO_DATA_DIR": t.TempDir(), "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword,
+		"NEKO_LOG_LEVEL": "error", "NEKO_SHUTDOWN_TIMEOUT": "5s",
+		"NEKO_RATE_ANONYMOUS": "100000/1000000", "NEKO_RATE_USER": "100000/1000000",
+	}
+	maps.Copy(all, env)
+	cfg, err := loadConfig(func(k string) string { return all[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	app, err := Start(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = app.Serve()
+	}()
+	t.Cleanup(func() {
+		if err := app.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		<-served
+	})
+	return app, "http://127.0.0.1:" + portOf(t, app.Addr())
+}
+
+// waitReady polls base's /ready until it answers 200 (warm and connected).
+func waitReadyAt(t *testing.T, base string) {
+	t.Helper()
+	if !poll(time.Minute, func() bool {
+		resp, err := http.Get(base + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatal("app never became ready")
+	}
+}
