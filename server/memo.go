@@ -23,6 +23,7 @@ import (
 // is consulted, and identical credential bytes name the identical caller, whose answer (role
 // check, per-user scope) the full pipeline already computed.
 type memo struct {
+	hits    func() // counts a lookup answered here (neko_cache_lookups_total{tier="memo"})
 	seed    maphash.Seed
 	gen     func() uint64 // the response cache's invalidation generation
 	max     int
@@ -47,8 +48,8 @@ const (
 	memoMaxEntries = 4096
 )
 
-func newMemo(gen func() uint64) *memo {
-	return &memo{seed: maphash.MakeSeed(), gen: gen, max: memoMaxEntries, entries: make(map[uint64]*memoEntry)}
+func newMemo(gen func() uint64, hits func()) *memo {
+	return &memo{seed: maphash.MakeSeed(), gen: gen, hits: hits, max: memoMaxEntries, entries: make(map[uint64]*memoEntry)}
 }
 
 // eligible reports whether the request may use the memo: a small body.
@@ -91,6 +92,7 @@ func (m *memo) get(c *fiber.Ctx, media string, now time.Time) (*memoEntry, bool)
 		e.apiKey != string(c.Request().Header.Peek("X-API-Key")) {
 		return nil, false
 	}
+	m.hits()
 	return e, true
 }
 

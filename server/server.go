@@ -156,7 +156,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, deps: deps}
 	if g, ok := deps.Cache.(interface{ Generation() uint64 }); ok {
-		s.memo = newMemo(g.Generation)
+		s.memo = newMemo(g.Generation, deps.Metrics.CacheLookups.WithLabelValues("memo", "hit").Inc)
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "neko",
