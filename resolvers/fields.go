@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/neko-defense/neko/graphql"
@@ -85,8 +86,13 @@ func optISO(t *time.Time) any {
 // Argument readers. The engine has coerced arguments against the schema, so the type assertions
 // below only fail for absent optional arguments, which read as the zero value.
 
+// argString reads a string argument with NUL bytes removed: they have no business in any NEKO
+// value and confuse C-based tooling downstream (the original's sanitizer stripped them too).
 func argString(p graphql.ResolveParams, name string) string {
 	s, _ := p.Args[name].(string)
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
 	return s
 }
 

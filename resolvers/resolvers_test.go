@@ -105,3 +105,13 @@ func TestPolicies(t *testing.T) {
 		})
 	}
 }
+
+func TestArgStringStripsNUL(t *testing.T) {
+	p := graphql.ResolveParams{Args: map[string]any{"q": "ab\x00c\x00", "n": 3}}
+	if got := argString(p, "q"); got != "abc" {
+		t.Fatalf("argString = %q, want NUL bytes removed", got)
+	}
+	if got := argString(p, "missing"); got != "" {
+		t.Fatalf("missing argument = %q", got)
+	}
+}

@@ -133,7 +133,7 @@ func (s *Server) methodNotAllowed(allow string) fiber.Handler {
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	status, code, msg := describe(err, s.cfg.Production)
 	if status >= 500 {
-		s.deps.Logger.Error("request failed", "request_id", c.Locals(localRequestID), "path", c.Path(), "err", err)
+		s.deps.Logger.ErrorContext(requestContext(c), "request failed", "request_id", c.Locals(localRequestID), "path", c.Path(), "err", err)
 	}
 	if status == fiber.StatusServiceUnavailable || status == fiber.StatusTooManyRequests && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 		c.Set(fiber.HeaderRetryAfter, "1")

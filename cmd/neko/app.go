@@ -139,6 +139,7 @@ func (a *App) openStore(ctx context.Context) error {
 		URI: uri, Database: a.cfg.MongoDatabase,
 		MaxPoolSize: a.cfg.MongoMaxPool, MinPoolSize: a.cfg.MongoMinPool,
 		OperationTimeout: a.cfg.MongoTimeout, ReadPreference: a.cfg.MongoReadPreference,
+		DisableRetries: !a.cfg.MongoRetries, DisableMajorityWrites: !a.cfg.MongoMajority,
 		Guard:   a.guards.storeGuard(),
 		Monitor: mongo.OperationCounter(a.metrics.CountStoreOperation),
 	}, a.logger)

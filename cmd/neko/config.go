@@ -32,6 +32,8 @@ type Config struct {
 	MongoMinPool        uint64        // MONGODB_MIN_POOL_SIZE, default 0
 	MongoTimeout        time.Duration // MONGODB_TIMEOUT (per operation), default 5s
 	MongoReadPreference string        // MONGODB_READ_PREFERENCE, default primary
+	MongoRetries        bool          // MONGODB_RETRIES: retryable reads and writes, default true
+	MongoMajority       bool          // MONGODB_MAJORITY_WRITES: write concern majority, default true
 
 	JWTSecret     string        // JWT_SECRET; required in production, random per process in development
 	JWTTTL        time.Duration // JWT_EXPIRATION, default 168h (7 days)
@@ -165,6 +167,16 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	c.AuditFlush = durVar("NEKO_AUDIT_FLUSH", 10*time.Second)
 	c.CORSOrigins = strings.Split(env("CORS_ORIGIN", "http://localhost:3000"), ",")
 	c.RedisURL = env("REDIS_URL", "")
+	for _, b := range []struct {
+		key string
+		dst *bool
+	}{{"MONGODB_RETRIES", &c.MongoRetries}, {"MONGODB_MAJORITY_WRITES", &c.MongoMajority}} {
+		v, err := strconv.ParseBool(env(b.key, "true"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", b.key, err))
+		}
+		*b.dst = v
+	}
 	warm, err := strconv.ParseBool(env("NEKO_WARM", "true"))
 	if err != nil {
 		errs = append(errs, fmt.Errorf("NEKO_WARM: %w", err))
