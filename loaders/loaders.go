@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/neko-defense/neko/store"
 )
@@ -36,6 +39,9 @@ type Config struct {
 	PerKeyLimit int
 	// BatchTimeout bounds one batch query when the request has no earlier deadline. Default 5s.
 	BatchTimeout time.Duration
+	// Tracer, when set, starts a "loader.batch" span per batch query (attributes neko.loader,
+	// the relation, and neko.loader.keys, the key count) under the request's span. nil: no spans.
+	Tracer trace.Tracer
 }
 
 func (c *Config) defaults() {
@@ -75,11 +81,29 @@ func New(batchCtx context.Context, s Store, cfg Config) *Loaders {
 	cfg.defaults()
 	detached := context.WithoutCancel(batchCtx)
 	deadline, hasDeadline := batchCtx.Deadline()
-	batchContext := func() (context.Context, context.CancelFunc) {
+	batchContext := func(name string, keys int) (context.Context, func(error)) {
+		var (
+			ctx    context.Context
+			cancel context.CancelFunc
+		)
 		if hasDeadline {
-			return context.WithDeadline(detached, minTime(deadline, time.Now().Add(cfg.BatchTimeout)))
+			ctx, cancel = context.WithDeadline(detached, minTime(deadline, time.Now().Add(cfg.BatchTimeout)))
+		} else {
+			ctx, cancel = context.WithTimeout(detached, cfg.BatchTimeout)
 		}
-		return context.WithTimeout(detached, cfg.BatchTimeout)
+		if cfg.Tracer == nil {
+			return ctx, func(error) { cancel() }
+		}
+		ctx, span := cfg.Tracer.Start(ctx, "loader.batch", trace.WithAttributes(
+			attribute.String("neko.loader", name), attribute.Int("neko.loader.keys", keys)))
+		return ctx, func(err error) {
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+			}
+			span.End()
+			cancel()
+		}
 	}
 	opts := func() []dataloader.Option[string, *store.ThreatActor] {
 		return []dataloader.Option[string, *store.ThreatActor]{
@@ -88,7 +112,7 @@ func New(batchCtx context.Context, s Store, cfg Config) *Loaders {
 		}
 	}
 	return &Loaders{
-		ActorByKey: dataloader.NewBatchedLoader(batch(batchContext, func(ctx context.Context, keys []string) (map[string]*store.ThreatActor, error) {
+		ActorByKey: dataloader.NewBatchedLoader(batch(batchContext, "actor_by_key", func(ctx context.Context, keys []string) (map[string]*store.ThreatActor, error) {
 			actors, err := s.ThreatActorsByKeys(ctx, keys)
 			if err != nil {
 				return nil, err
@@ -103,7 +127,7 @@ func New(batchCtx context.Context, s Store, cfg Config) *Loaders {
 			}
 			return m, nil
 		}), opts()...),
-		ActorByIOC: dataloader.NewBatchedLoader(batch(batchContext, func(ctx context.Context, addrs []string) (map[string]*store.ThreatActor, error) {
+		ActorByIOC: dataloader.NewBatchedLoader(batch(batchContext, "actor_by_ioc", func(ctx context.Context, addrs []string) (map[string]*store.ThreatActor, error) {
 			actors, err := s.ThreatActorsByIOCs(ctx, addrs)
 			if err != nil {
 				return nil, err
@@ -118,21 +142,21 @@ func New(batchCtx context.Context, s Store, cfg Config) *Loaders {
 			}
 			return m, nil
 		}), opts()...),
-		HuntsByTarget: dataloader.NewBatchedLoader(batch(batchContext, func(ctx context.Context, targets []string) (map[string][]store.HuntConversation, error) {
+		HuntsByTarget: dataloader.NewBatchedLoader(batch(batchContext, "hunts_by_target", func(ctx context.Context, targets []string) (map[string][]store.HuntConversation, error) {
 			hunts, err := s.HuntsByTargets(ctx, targets, cfg.PerKeyLimit)
 			if err != nil {
 				return nil, err
 			}
 			return groupLimited(hunts, func(h store.HuntConversation) string { return h.TargetActor }, cfg.PerKeyLimit), nil
 		}), dataloader.WithWait[string, []store.HuntConversation](cfg.Wait), dataloader.WithBatchCapacity[string, []store.HuntConversation](cfg.BatchCapacity)),
-		TriggersByIP: dataloader.NewBatchedLoader(batch(batchContext, func(ctx context.Context, ips []string) (map[string][]store.HoneypotTrigger, error) {
+		TriggersByIP: dataloader.NewBatchedLoader(batch(batchContext, "triggers_by_ip", func(ctx context.Context, ips []string) (map[string][]store.HoneypotTrigger, error) {
 			ts, err := s.HoneypotTriggersByIPs(ctx, ips, cfg.PerKeyLimit)
 			if err != nil {
 				return nil, err
 			}
 			return groupLimited(ts, func(t store.HoneypotTrigger) string { return t.IPAddress }, cfg.PerKeyLimit), nil
 		}), dataloader.WithWait[string, []store.HoneypotTrigger](cfg.Wait), dataloader.WithBatchCapacity[string, []store.HoneypotTrigger](cfg.BatchCapacity)),
-		PatternByID: dataloader.NewBatchedLoader(batch(batchContext, func(ctx context.Context, ids []string) (map[string]*store.CasePattern, error) {
+		PatternByID: dataloader.NewBatchedLoader(batch(batchContext, "pattern_by_id", func(ctx context.Context, ids []string) (map[string]*store.CasePattern, error) {
 			ps, err := s.CasePatternsByIDs(ctx, ids)
 			if err != nil {
 				return nil, err
@@ -149,11 +173,13 @@ func New(batchCtx context.Context, s Store, cfg Config) *Loaders {
 // batch adapts a "fetch these keys into a map" function to dataloader's BatchFunc contract:
 // results in key order, one per key, a missing key giving the zero value (nil, or an empty list).
 // The dataloader has already deduplicated keys within a batch.
-func batch[V any](newCtx func() (context.Context, context.CancelFunc), fetch func(ctx context.Context, keys []string) (map[string]V, error)) dataloader.BatchFunc[string, V] {
+// newCtx gives the batch its context (named for the relation, for its span) and the function
+// that ends the batch with its error.
+func batch[V any](newCtx func(name string, keys int) (context.Context, func(error)), name string, fetch func(ctx context.Context, keys []string) (map[string]V, error)) dataloader.BatchFunc[string, V] {
 	return func(_ context.Context, keys []string) []*dataloader.Result[V] {
-		ctx, cancel := newCtx()
-		defer cancel()
+		ctx, done := newCtx(name, len(keys))
 		m, err := fetch(ctx, keys)
+		done(err)
 		out := make([]*dataloader.Result[V], len(keys))
 		for i, k := range keys {
 			if err != nil {

@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/neko-defense/neko/store"
 )
 
@@ -181,5 +185,41 @@ func TestFromContext(t *testing.T) {
 	got, err := FromContext(NewContext(context.Background(), l))
 	if err != nil || got != l {
 		t.Fatal("loaders not carried by the context")
+	}
+}
+
+func TestBatchSpanJoinsRequestTrace(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tracer := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("test")
+	reqCtx, reqSpan := tracer.Start(context.Background(), "request")
+	l := New(reqCtx, &fakeStore{}, Config{Wait: 5 * time.Millisecond, Tracer: tracer})
+	if _, errs := loadAll(reqCtx, l, []string{"a", "b", "a"}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	reqSpan.End()
+
+	var batches []sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == "loader.batch" {
+			batches = append(batches, s)
+		}
+	}
+	if len(batches) != 1 {
+		t.Fatalf("%d loader.batch spans, want 1", len(batches))
+	}
+	b := batches[0]
+	if b.Parent().SpanID() != reqSpan.SpanContext().SpanID() || b.SpanContext().TraceID() != reqSpan.SpanContext().TraceID() {
+		t.Errorf("batch span is not a child of the request span")
+	}
+	want := map[attribute.Key]attribute.Value{
+		"neko.loader": attribute.StringValue("actor_by_key"), "neko.loader.keys": attribute.IntValue(2),
+	}
+	for _, kv := range b.Attributes() {
+		if v, ok := want[kv.Key]; ok && v == kv.Value {
+			delete(want, kv.Key)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("batch span lacks %v; has %v", want, b.Attributes())
 	}
 }

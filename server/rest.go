@@ -144,9 +144,11 @@ func (s *Server) rest(rt restRoute) fiber.Handler {
 			entry, err = fill(ctx)
 		} else {
 			// Parameters are validated inside fill; a bad one fails the fill and is not cached.
-			entry, status, err = s.deps.Cache.Do(ctx, restKey(c.Path(), q), cache.Policy{
+			lctx, span := s.startCacheSpan(ctx, cacheKindREST)
+			entry, status, err = s.deps.Cache.Do(lctx, restKey(c.Path(), q), cache.Policy{
 				MaxAge: rt.maxAge, StaleWhileRevalidate: s.cfg.StaleWhileRevalidate, StaleIfError: s.cfg.StaleIfError,
 			}, fill)
+			endCacheSpan(span, status, err)
 		}
 		if err != nil {
 			return err

@@ -162,7 +162,8 @@ func (u *uncacheable) Error() string { return "response has errors" }
 func (s *Server) cached(ctx context.Context, op *graphql.Operation, pol resolvers.OperationPolicy) result {
 	id := security.FromContext(ctx)
 	key := cacheKey(op, pol, id)
-	entry, status, err := s.deps.Cache.Do(ctx, key, cache.Policy{
+	lctx, span := s.startCacheSpan(ctx, cacheKindGraphQL)
+	entry, status, err := s.deps.Cache.Do(lctx, key, cache.Policy{
 		MaxAge:               pol.MaxAge,
 		StaleWhileRevalidate: s.cfg.StaleWhileRevalidate,
 		StaleIfError:         s.cfg.StaleIfError,
@@ -174,8 +175,14 @@ func (s *Server) cached(ctx context.Context, op *graphql.Operation, pol resolver
 		return cache.Entry{Body: s.appendResponse(nil, resp.Data, nil), Tags: pol.Tags}, nil
 	})
 	var u *uncacheable
+	isUncacheable := errors.As(err, &u)
+	if isUncacheable {
+		endCacheSpan(span, status, nil) // an answer with GraphQL errors, not a failed lookup
+	} else {
+		endCacheSpan(span, status, err)
+	}
 	switch {
-	case errors.As(err, &u):
+	case isUncacheable:
 		return result{status: u.status, body: u.body, xCache: cache.Miss.String(), cacheControl: "no-store"}
 	case err != nil:
 		return s.failure(err)

@@ -9,12 +9,15 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/neko-defense/neko/cache"
 )
 
 // Tracing in the server. The trace middleware reads the caller's W3C traceparent and baggage
 // (Deps.Propagator), starts the request's server span (Deps.Tracer) and keeps the resulting
 // context in Locals; authenticate builds the request context on top of it (traceContext), so
-// the engine's spans (graphql.prepare, graphql.execute) and every log record written with the
+// the server's own spans (graphql.prepare, cache.lookup, graphql.execute), those started below them
+// (loader batches, database commands) and every log record written with the
 // request context belong to the request's trace. With tracing disabled the tracer is a no-op:
 // requests without a traceparent skip the middleware entirely, and those with one only carry
 // its ids through to the logs.
@@ -102,4 +105,30 @@ func (s *Server) startSpan(ctx context.Context, name string) (context.Context, t
 		return ctx, noop.Span{}
 	}
 	return s.deps.Tracer.Start(ctx, name)
+}
+
+// Values of the cache.lookup span's neko.cache.key_kind attribute.
+const (
+	cacheKindGraphQL = "graphql"
+	cacheKindREST    = "rest"
+)
+
+// startCacheSpan starts the "cache.lookup" span around one response-cache Do; the fill (and so
+// graphql.execute and the store's spans on a miss) runs under it. endCacheSpan ends it.
+func (s *Server) startCacheSpan(ctx context.Context, kind string) (context.Context, trace.Span) {
+	if !s.recording() {
+		return ctx, noop.Span{}
+	}
+	return s.deps.Tracer.Start(ctx, "cache.lookup", trace.WithAttributes(attribute.String("neko.cache.key_kind", kind)))
+}
+
+// endCacheSpan records the lookup's outcome (the X-Cache value) and any error, then ends span.
+func endCacheSpan(span trace.Span, status cache.Status, err error) {
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("neko.cache.status", status.String()))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+	}
+	span.End()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/neko-defense/neko/cache"
 	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/loaders"
 	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/resolvers"
 	"github.com/neko-defense/neko/server"
@@ -78,7 +79,8 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) 
 	if err != nil {
 		return nil, err
 	}
-	engine, res, schema, err := newEngine(cfg, a.sec.resolverConfig(resolvers.Config{Store: a.store, Auth: auth, Logger: a.logger}, a.store))
+	engine, res, schema, err := newEngine(cfg, a.sec.resolverConfig(resolvers.Config{Store: a.store, Auth: auth, Logger: a.logger,
+		Loaders: loaders.Config{Tracer: a.loaderTracer()}}, a.store))
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +143,7 @@ func (a *App) openStore(ctx context.Context) error {
 		OperationTimeout: a.cfg.MongoTimeout, ReadPreference: a.cfg.MongoReadPreference,
 		DisableRetries: !a.cfg.MongoRetries, DisableMajorityWrites: !a.cfg.MongoMajority,
 		Guard:   a.guards.storeGuard(),
-		Monitor: mongo.OperationCounter(a.metrics.CountStoreOperation),
+		Monitor: chainMonitors(mongo.OperationCounter(a.metrics.CountStoreOperation), storeSpans(a.tracing)),
 	}, a.logger)
 	if err != nil {
 		return fmt.Errorf("connect to database: %w", err)

@@ -223,8 +223,50 @@ func TestMetricsExposeTheContract(t *testing.T) {
 		t.Errorf("/metrics does not expose neko_breaker_state")
 	}
 	// Vectors print only once a label set has been observed: neko_cache_lookups_total and
-	// neko_store_operations_total are checked by TestMetricsMoveWithTheirEvents. A bulkhead
-	// rejection needs a saturated pool, which this server cannot be driven into cheaply, and an
-	// unobserved vector prints nothing, not even its HELP line: neko_bulkhead_rejected_total is
-	// not checked here (resilience's bulkhead tests cover the rejection callback).
+	// neko_store_operations_total are checked by TestMetricsMoveWithTheirEvents;
+	// neko_threat_blocked_total and neko_bulkhead_rejected_total (an unobserved vector prints
+	// nothing, not even its HELP line) by TestRefusalMetricsMove, which saturates a pool of its
+	// own App.
+}
+
+// TestRefusalMetricsMove proves the two refusal counters move when their event happens: a scanner
+// blocked by threat scoring, and database calls refused by a saturated worker pool.
+func TestRefusalMetricsMove(t *testing.T) {
+	t.Run("threat scoring blocks a scanner", func(t *testing.T) {
+		before := scrapeMetrics(t, baseURL).sum("neko_threat_blocked_total", nil)
+		res := get(t, "/api/stats", "User-Agent", "sqlmap/1.7#stable (https://sqlmap.org)", "Fly-Client-IP", "198.18.7.77")
+		if res.Status != http.StatusForbidden {
+			t.Fatalf("scanner got %d", res.Status)
+		}
+		if after := scrapeMetrics(t, baseURL).sum("neko_threat_blocked_total", nil); after <= before {
+			t.Fatalf("neko_threat_blocked_total did not move: %v -> %v", before, after)
+		}
+	})
+	t.Run("a saturated pool refuses", func(t *testing.T) {
+		_, base := serveApp(t, map[string]string{
+			"NEKO_WARM": "false", "NEKO_DB_POOL_AGGREGATE": "1", "NEKO_DB_QUEUE_TIMEOUT": "1ms",
+		})
+		var wg sync.WaitGroup
+		statuses := make([]int, 24)
+		for i := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// A distinct alias per request: every one misses the cache and runs seven
+				// aggregations through the one-worker aggregate pool.
+				q := fmt.Sprintf(`{ s%d: getDINAStatistics { total_agents by_category { count } } }`, i)
+				statuses[i] = gqlAt(t, base, "", q, nil).Status
+			}()
+		}
+		wg.Wait()
+		for i, s := range statuses {
+			if s != http.StatusOK && s != http.StatusServiceUnavailable {
+				t.Fatalf("request %d: status %d, want 200 or a fast 503", i, s)
+			}
+		}
+		got := scrapeMetrics(t, base).sum("neko_bulkhead_rejected_total", map[string]string{"pool": "mongodb.aggregate"})
+		if got == 0 {
+			t.Fatalf("neko_bulkhead_rejected_total{pool=mongodb.aggregate} did not move (statuses %v)", statuses)
+		}
+	})
 }

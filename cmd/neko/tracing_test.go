@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,9 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/neko-defense/neko/store/embedded"
+	"github.com/neko-defense/neko/security"
 )
 
 // otlpCollector is a fake OTLP/HTTP receiver: it keeps the raw (protobuf) export bodies. Span
@@ -60,30 +59,42 @@ func TestTracingExportsRequestSpans(t *testing.T) {
 	collector := &otlpCollector{}
 	otlp := httptest.NewServer(collector)
 	defer otlp.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	emb, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close(context.Background())
+	// The App starts (and seeds) its own embedded database: the relation query needs hunts.
 	app, base := serveApp(t, map[string]string{
-		"MONGODB_URI": emb.URI(), "FLY_REGION": "gru", "FLY_MACHINE_ID": "machine-7e3a",
+		"FLY_REGION": "gru", "FLY_MACHINE_ID": "machine-7e3a", "NEKO_WARM": "false",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL, "OTEL_TRACES_SAMPLER_ARG": "1",
 	})
-
-	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, _ := http.NewRequest(http.MethodPost, base+"/graphql",
-		bytes.NewReader([]byte(`{"query":"{ __typename }"}`)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-	resp, err := http.DefaultClient.Do(req)
+	auth, err := security.NewAuthenticator(security.AuthConfig{Secret: []byte(testSecret), AdminUsername: "x", AdminPassword: "y"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d", resp.StatusCode)
+	analyst, err := auth.Issue(security.Identity{Username: "test-analyst", Role: security.RoleAnalyst})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	for _, tc := range []struct{ token, query string }{
+		{"", `{ __typename }`},
+		{analyst, `{ threatActors(limit: 3) { name } }`},                 // cached: cache.lookup, a store span
+		{analyst, `{ huntConversations(limit: 5) { target { name } } }`}, // a loader batch
+	} {
+		body, _ := json.Marshal(map[string]string{"query": tc.query})
+		req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || bytes.Contains(answer, []byte(`"errors"`)) {
+			t.Fatalf("%s: status %d: %s", tc.query, resp.StatusCode, answer)
+		}
 	}
 	if err := app.Close(); err != nil { // flushes the spans
 		t.Fatal(err)
@@ -95,6 +106,9 @@ func TestTracingExportsRequestSpans(t *testing.T) {
 		[]byte("POST /graphql"), []byte("graphql.prepare"), []byte("graphql.execute"),
 		[]byte("http.route"), []byte("http.response.status_code"), []byte("request_id"),
 		id, []byte("machine-7e3a"), []byte("gru"),
+		[]byte("cache.lookup"), []byte("neko.cache.key_kind"), []byte("neko.cache.status"), []byte("MISS"),
+		[]byte("mongodb "), []byte("db.collection.name"), []byte("threat_actors"),
+		[]byte("loader.batch"), []byte("actor_by_key"), []byte("neko.loader.keys"),
 	} {
 		if !bytes.Contains(exported, want) {
 			t.Errorf("exported spans (%d bytes) lack %q", len(exported), want)
