@@ -127,10 +127,10 @@ func (a *Authenticator) Login(ctx context.Context, username, password, language 
 		return "", Identity{}, err
 	}
 	addr := ClientAddr(ctx)
-	refund, ok := a.throttle.acquire(username, addr, a.cfg.Now())
+	refund, wait, ok := a.throttle.acquire(username, addr, a.cfg.Now())
 	if !ok {
 		a.auditLogin(username, addr, ResultBlocked)
-		return "", Identity{}, ErrLoginThrottled
+		return "", Identity{}, &ThrottledError{RetryAfter: wait}
 	}
 	id, err := a.checkPassword(ctx, username, password)
 	if err != nil {

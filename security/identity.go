@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Role is a caller's privilege level. Roles are ordered: each one includes the ones below it.
@@ -81,6 +82,15 @@ var (
 	// rotated.
 	ErrKeyInactive = errors.New("api key is revoked, expired or already rotated")
 )
+
+// ThrottledError is ErrLoginThrottled (errors.Is matches it) with how long until the next
+// attempt would be allowed, for the HTTP layer's Retry-After.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string { return ErrLoginThrottled.Error() }
+
+// Unwrap makes errors.Is(err, ErrLoginThrottled) hold.
+func (e *ThrottledError) Unwrap() error { return ErrLoginThrottled }
 
 type identityKey struct{}
 

@@ -87,22 +87,22 @@ func newThrottle(cfg ThrottleConfig) *throttle {
 // acquire takes one token from the username's bucket and, when addr is not empty, from the
 // address's. ok is false, and nothing is taken, when either bucket is empty. On ok, the caller must
 // call refund if the attempt turns out not to be a failed guess (a success, or an error of ours).
-func (t *throttle) acquire(username, addr string, now time.Time) (refund func(), ok bool) {
+func (t *throttle) acquire(username, addr string, now time.Time) (refund func(), wait time.Duration, ok bool) {
 	if t.cfg.Disabled {
-		return func() {}, true
+		return func() {}, 0, true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	u := t.users.get(throttleKey(strings.ToLower(username)))
-	ru, ok := reserve(u, now)
+	ru, wait, ok := reserve(u, now)
 	if !ok {
-		return nil, false
+		return nil, wait, false
 	}
 	var ra *rate.Reservation
 	if addr != "" {
-		if ra, ok = reserve(t.addrs.get(throttleKey(addr)), now); !ok {
+		if ra, wait, ok = reserve(t.addrs.get(throttleKey(addr)), now); !ok {
 			ru.CancelAt(now)
-			return nil, false
+			return nil, wait, false
 		}
 	}
 	return func() {
@@ -110,17 +110,18 @@ func (t *throttle) acquire(username, addr string, now time.Time) (refund func(),
 		if ra != nil {
 			ra.CancelAt(now)
 		}
-	}, true
+	}, 0, true
 }
 
-// reserve takes one token from lim at now if it has one; otherwise it takes nothing.
-func reserve(lim *rate.Limiter, now time.Time) (*rate.Reservation, bool) {
+// reserve takes one token from lim at now if it has one; otherwise it takes nothing and reports
+// how long until it would have one.
+func reserve(lim *rate.Limiter, now time.Time) (*rate.Reservation, time.Duration, bool) {
 	r := lim.ReserveN(now, 1)
-	if r.DelayFrom(now) > 0 {
+	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return nil, false
+		return nil, d, false
 	}
-	return r, true
+	return r, 0, true
 }
 
 func throttleKey(s string) string {

@@ -44,6 +44,7 @@ type result struct {
 	etag         string
 	private      bool
 	cost         int           // the operation's computed cost (charged to the rate limit)
+	retryAfter   time.Duration // a field was refused for a while (a throttled login): Retry-After
 	fresh        time.Duration // how much longer a cached answer stays fresh (0: not cacheable)
 }
 
@@ -104,7 +105,22 @@ func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 // executeOnce runs op with fresh per-request loaders and renders the response.
 func (s *Server) executeOnce(ctx context.Context, op *graphql.Operation) result {
 	resp := s.execute(ctx, op)
-	return result{status: s.responseStatus(resp), body: s.appendResponse(nil, resp.Data, resp.Errors), cacheControl: "no-store"}
+	return result{status: s.responseStatus(resp), body: s.appendResponse(nil, resp.Data, resp.Errors),
+		cacheControl: "no-store", retryAfter: retryAfterOf(resp.Errors)}
+}
+
+// retryAfterOf is the longest wait a field error asks for: a throttled login answers with a
+// RATE_LIMITED field error, and the client should learn when to try again from Retry-After as it
+// would from any 429.
+func retryAfterOf(errs []*graphql.Error) time.Duration {
+	var wait time.Duration
+	for _, e := range errs {
+		var te *security.ThrottledError
+		if errors.As(e, &te) {
+			wait = max(wait, te.RetryAfter)
+		}
+	}
+	return wait
 }
 
 // responseStatus is 503 when nothing could be answered because a dependency is unavailable (data
@@ -264,6 +280,9 @@ func (s *Server) writeResult(c *fiber.Ctx, media string, r result) error {
 	}
 	if status == fiber.StatusServiceUnavailable {
 		c.Set(fiber.HeaderRetryAfter, "1")
+	}
+	if r.retryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, ceilSeconds(r.retryAfter))))
 	}
 	if r.xCache != "" {
 		c.Set("X-Cache", r.xCache)

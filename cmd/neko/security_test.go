@@ -296,6 +296,10 @@ func TestLoginThrottledAfterFiveFailures(t *testing.T) {
 	if res.code() != "RATE_LIMITED" {
 		t.Fatalf("6th attempt: %s", res.RawBody)
 	}
+	// Five failures a minute: the next attempt is allowed in about 12 s.
+	if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+		t.Fatalf("6th attempt Retry-After = %q, want the seconds until the next attempt", res.Header.Get("Retry-After"))
+	}
 }
 
 func TestAdminSecurityQueries(t *testing.T) {
