@@ -55,6 +55,7 @@ type Authenticator struct {
 	// user costs the same bcrypt time as one for a real user and usernames cannot be probed by timing.
 	dummyHash []byte
 	parser    *jwt.Parser
+	verified  *verifiedTokens // tokens already verified, until they expire
 	throttle  *throttle
 	// compare checks a password against a bcrypt hash; tests count its calls.
 	compare func(hash, password []byte) error
@@ -103,7 +104,7 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: hash dummy password: %w", err)
 	}
-	a := &Authenticator{cfg: cfg, adminHash: hash, dummyHash: dummy, throttle: newThrottle(cfg.Throttle), compare: bcrypt.CompareHashAndPassword}
+	a := &Authenticator{cfg: cfg, adminHash: hash, dummyHash: dummy, verified: newVerifiedTokens(), throttle: newThrottle(cfg.Throttle), compare: bcrypt.CompareHashAndPassword}
 	a.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), // algorithm pinning: no alg:none, no RS/HS confusion
 		jwt.WithIssuer(cfg.Issuer),
@@ -187,6 +188,10 @@ func (a *Authenticator) Issue(id Identity) (string, error) {
 // Verify checks a token's signature (HS256 only), issuer, audience, expiry and not-before, and
 // returns the identity it carries. Every failure is ErrInvalidToken (wrapping the reason).
 func (a *Authenticator) Verify(token string) (Identity, error) {
+	now := a.cfg.Now()
+	if id, ok := a.verified.get(token, now); ok {
+		return id, nil
+	}
 	var c claims
 	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.cfg.Secret, nil })
 	if err != nil {
@@ -203,7 +208,15 @@ func (a *Authenticator) Verify(token string) (Identity, error) {
 	if lang == "" {
 		lang = "en"
 	}
-	return Identity{Username: c.Username, Role: role, Language: lang}, nil
+	id := Identity{Username: c.Username, Role: role, Language: lang}
+	if c.ExpiresAt != nil { // required by the parser; checked again for the cache's sake
+		nbf := time.Time{}
+		if c.NotBefore != nil {
+			nbf = c.NotBefore.Time
+		}
+		a.verified.put(token, id, nbf, c.ExpiresAt.Time)
+	}
+	return id, nil
 }
 
 // VerifyAPIKey verifies an API key (see KeyManager.Verify). Without a KeyManager every key is

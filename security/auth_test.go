@@ -159,3 +159,37 @@ func TestParseRole(t *testing.T) {
 		t.Error("ParseRole(root) should fail")
 	}
 }
+
+// A verified token is remembered until it expires: the next verification skips parsing, and
+// expiry still applies to the remembered result.
+func TestVerifiedTokenCacheHonoursExpiry(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	a := newTestAuth(t, func() time.Time { return now })
+	tok, err := a.Issue(Identity{Username: "tv", Role: RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.verified.get(tok, now); !ok {
+		t.Fatal("verified token not remembered")
+	}
+	if id, err := a.Verify(tok); err != nil || id.Username != "tv" || id.Role != RoleViewer {
+		t.Fatalf("remembered verification = %+v, %v", id, err)
+	}
+	now = now.Add(2 * time.Hour) // the test authenticator's tokens live one hour
+	if _, err := a.Verify(tok); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("expired remembered token: err = %v", err)
+	}
+	// A token differing by one byte is never taken for a remembered one.
+	now = now.Add(-2 * time.Hour)
+	last := byte('A')
+	if tok[len(tok)-1] == 'A' {
+		last = 'B'
+	}
+	forged := tok[:len(tok)-1] + string(last)
+	if _, err := a.Verify(forged); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("altered token: err = %v", err)
+	}
+}
