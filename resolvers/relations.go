@@ -26,11 +26,7 @@ func (r *Resolvers) WithLoaders(ctx context.Context) context.Context {
 func (r *Resolvers) bindRelations(b map[string]map[string]graphql.Field) {
 	b["ThreatActorType"]["hunts"] = graphql.Field{Resolve: func(ctx context.Context, p graphql.ResolveParams) (any, error) {
 		a := p.Source.(*store.ThreatActor)
-		limit, err := limitArg(p, "limit", maxRelationLimit)
-		if err != nil {
-			return nil, err
-		}
-		l, err := loaders.FromContext(ctx)
+		limit, l, err := relationArgs(ctx, p)
 		if err != nil {
 			return nil, err
 		}
@@ -45,11 +41,7 @@ func (r *Resolvers) bindRelations(b map[string]map[string]graphql.Field) {
 	}}
 	b["ThreatActorType"]["honeypotTriggers"] = graphql.Field{Resolve: func(ctx context.Context, p graphql.ResolveParams) (any, error) {
 		a := p.Source.(*store.ThreatActor)
-		limit, err := limitArg(p, "limit", maxRelationLimit)
-		if err != nil {
-			return nil, err
-		}
-		l, err := loaders.FromContext(ctx)
+		limit, l, err := relationArgs(ctx, p)
 		if err != nil {
 			return nil, err
 		}
@@ -111,6 +103,16 @@ func (r *Resolvers) bindRelations(b map[string]map[string]graphql.Field) {
 			return out, nil
 		}), nil
 	}}
+}
+
+// relationArgs reads a list relation's limit argument and the request's loaders.
+func relationArgs(ctx context.Context, p graphql.ResolveParams) (int, *loaders.Loaders, error) {
+	limit, err := limitArg(p, "limit", maxRelationLimit)
+	if err != nil {
+		return 0, nil, err
+	}
+	l, err := loaders.FromContext(ctx)
+	return limit, l, err
 }
 
 // loadActor returns a thunk for a nullable ThreatActorType: nil when the loader found nothing.

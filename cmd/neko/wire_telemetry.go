@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/neko-defense/neko/store/mongo"
 	"github.com/neko-defense/neko/telemetry"
 )
 
@@ -97,17 +98,18 @@ func storeSpans(t *telemetry.Tracing) *event.CommandMonitor {
 	}
 	return &event.CommandMonitor{
 		Started: func(ctx context.Context, e *event.CommandStartedEvent) {
-			if untracedCommand(e.CommandName) {
+			// Connection management and keep-alives are not work worth a span.
+			if mongo.IsHandshake(e.CommandName) || e.CommandName == "ping" || e.CommandName == "endSessions" {
 				return
 			}
-			collection := commandCollection(e)
+			collection := mongo.CommandCollection(e)
 			name := "mongodb " + e.CommandName
 			attrs := []attribute.KeyValue{
 				attribute.String("db.system.name", "mongodb"),
 				attribute.String("db.operation.name", e.CommandName),
 				attribute.String("db.namespace", e.DatabaseName),
 			}
-			if collection != "" {
+			if collection != "-" {
 				name = "mongodb " + collection + "." + e.CommandName
 				attrs = append(attrs, attribute.String("db.collection.name", collection))
 			}
@@ -117,32 +119,6 @@ func storeSpans(t *telemetry.Tracing) *event.CommandMonitor {
 		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { finish(e.RequestID, nil) },
 		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { finish(e.RequestID, e.Failure) },
 	}
-}
-
-// untracedCommand reports connection-management commands, which are not database work (the same
-// set store/mongo.OperationCounter skips, plus ping and endSessions).
-func untracedCommand(command string) bool {
-	switch command {
-	case "hello", "isMaster", "ismaster", "saslStart", "saslContinue", "authenticate",
-		"getnonce", "buildInfo", "buildinfo", "ping", "endSessions":
-		return true
-	}
-	return false
-}
-
-// commandCollection is the collection a command targets: the string value of its first element
-// (find: "threat_actors"), or getMore's "collection" field; "" for database-level commands.
-func commandCollection(e *event.CommandStartedEvent) string {
-	if e.CommandName == "getMore" {
-		v, _ := e.Command.Lookup("collection").StringValueOK()
-		return v
-	}
-	elems, err := e.Command.Elements()
-	if err != nil || len(elems) == 0 {
-		return ""
-	}
-	v, _ := elems[0].Value().StringValueOK()
-	return v
 }
 
 // chainMonitors combines command monitors into one that calls each in order; nil ones are

@@ -6,9 +6,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 )
 
-// isHandshake reports connection-management commands, which are not
-// database work and are therefore not counted by OperationCounter.
-func isHandshake(command string) bool {
+// IsHandshake reports connection-management commands, which are not
+// database work: OperationCounter does not count them, and other command
+// monitors (tracing) can skip them the same way.
+func IsHandshake(command string) bool {
 	switch command {
 	case "hello", "isMaster", "ismaster", "saslStart", "saslContinue", "authenticate",
 		"getnonce", "buildInfo", "buildinfo":
@@ -27,18 +28,18 @@ func isHandshake(command string) bool {
 func OperationCounter(fn func(collection, op string)) *event.CommandMonitor {
 	return &event.CommandMonitor{
 		Started: func(_ context.Context, e *event.CommandStartedEvent) {
-			if isHandshake(e.CommandName) {
+			if IsHandshake(e.CommandName) {
 				return
 			}
-			fn(commandCollection(e), e.CommandName)
+			fn(CommandCollection(e), e.CommandName)
 		},
 	}
 }
 
-// commandCollection extracts the collection a command targets: the string
+// CommandCollection extracts the collection a command targets: the string
 // value of the command's first element (find: "threat_actors"), or the
-// "collection" field of getMore. Anything else is "-".
-func commandCollection(e *event.CommandStartedEvent) string {
+// "collection" field of getMore. Database-level commands give "-".
+func CommandCollection(e *event.CommandStartedEvent) string {
 	if e.CommandName == "getMore" {
 		if v, ok := e.Command.Lookup("collection").StringValueOK(); ok && v != "" {
 			return v
