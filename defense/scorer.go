@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -61,14 +63,13 @@ type RequestInfo struct {
 	// Path is the request target with its query string (the original's
 	// req.url).
 	Path string
-	// UserAgent is the User-Agent header; when empty, Headers["user-agent"]
-	// is used.
+	// UserAgent is the User-Agent header.
 	UserAgent string
-	// Headers holds, under lower-case names, the 8 headers the original
-	// kept (user-agent, accept, accept-language, accept-encoding, referer,
-	// origin, connection, content-type), values cut to 200 characters. Only
-	// presence matters to the rules; other names are ignored.
-	Headers map[string]string
+	// Headers tells which of the 8 headers the original kept (user-agent,
+	// accept, accept-language, accept-encoding, referer, origin,
+	// connection, content-type) the request carried: only their presence
+	// matters to the rules. A non-empty UserAgent counts as HeaderUserAgent.
+	Headers HeaderSet
 	// HeaderCount is the total number of headers the request carried, Host
 	// included. Zero means "the kept headers plus Host", which reproduces
 	// the original's verified scores (curl's default request scores 40, a
@@ -97,7 +98,7 @@ type Verdict struct {
 	// ActionAllow.
 	Action Action
 	// Reasons names each rule that added points, in rule order; nil when
-	// Raw is 0.
+	// Raw is 0. Verdicts with the same rule hits share it: read only.
 	Reasons []string
 	// Category is the incident category for Responder.Handle when Action
 	// is not ActionAllow, else "": sql_injection, command_injection, xss_attempt,
@@ -139,6 +140,32 @@ type ScorerConfig struct {
 	IdleReset time.Duration
 }
 
+// HeaderSet is a set of the headers the scoring rules look at.
+type HeaderSet uint8
+
+// The kept headers, as HeaderSet members.
+const (
+	HeaderUserAgent HeaderSet = 1 << iota
+	HeaderAccept
+	HeaderAcceptLanguage
+	HeaderAcceptEncoding
+	HeaderReferer
+	HeaderOrigin
+	HeaderConnection
+	HeaderContentType
+)
+
+// KeptHeader returns the member of HeaderSet named by an HTTP header name
+// (any case), or 0 for a header the rules ignore.
+func KeptHeader(name []byte) HeaderSet {
+	for i, kept := range keptHeaders {
+		if len(name) == len(kept) && bytes.EqualFold(name, []byte(kept)) {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
 // Rule constants of reference §4.1.
 const (
 	defaultBlockThreshold     = 70
@@ -164,6 +191,17 @@ type Scorer struct {
 	cfg    ScorerConfig
 	seed   maphash.Seed
 	shards []scorerShard
+	// The rules on the user agent and the path are pure functions of their
+	// text, which repeats: a TV monitor or a dashboard sends the same few.
+	uas   textMemo[uaResult]
+	paths textMemo[flags]
+	// reasonLists are the Verdict.Reasons of recent rule-hit combinations (reasons).
+	reasonLists [reasonSlots]atomic.Pointer[reasonList]
+}
+
+type uaResult struct {
+	f    flags
+	tool int
 }
 
 // NewScorer validates cfg and returns a Scorer.
@@ -265,11 +303,9 @@ func (s *Scorer) Score(r RequestInfo) Verdict {
 		now = time.Now()
 	}
 	ua := r.UserAgent
-	if ua == "" {
-		ua = r.Headers["user-agent"]
-	}
-	f, tool := uaFlags(ua)
-	f |= pathFlags(r.Path)
+	u := s.uas.get(s.seed, ua, func(ua string) uaResult { f, tool := uaFlags(ua); return uaResult{f, tool} })
+	f, tool := u.f, u.tool
+	f |= s.paths.get(s.seed, r.Path, pathFlags)
 	if r.PayloadSize > maxPayload {
 		f |= fLargePayload
 	}
@@ -292,23 +328,44 @@ func (s *Scorer) Score(r RequestInfo) Verdict {
 		v.Action = ActionChallenge
 	}
 	if f != 0 {
-		v.Reasons = make([]string, 0, 4)
-		for i := range numFlags {
-			if f&(1<<i) == 0 {
-				continue
-			}
-			if flags(1<<i) == fToolUA {
-				v.Reasons = append(v.Reasons, toolReasons[tool])
-				continue
-			}
-			v.Reasons = append(v.Reasons, flagReason[i])
-		}
+		v.Reasons = s.reasons(f, tool)
 	}
 	if v.Action != ActionAllow {
 		v.Category = categoryOf(f)
 	}
 	return v
 }
+
+// reasons lists the reasons of the rule hits f (tool names the attack tool of fToolUA). The lists
+// are shared between verdicts with the same hits and must not be modified: the same few
+// combinations repeat (a busy client's rate flag), so each is built once.
+func (s *Scorer) reasons(f flags, tool int) []string {
+	slot := &s.reasonLists[(uint64(f)*31+uint64(tool))%reasonSlots]
+	if e := slot.Load(); e != nil && e.f == f && e.tool == tool {
+		return e.reasons
+	}
+	out := make([]string, 0, bits.OnesCount32(uint32(f)))
+	for i := range numFlags {
+		if f&(1<<i) == 0 {
+			continue
+		}
+		if flags(1<<i) == fToolUA {
+			out = append(out, toolReasons[tool])
+			continue
+		}
+		out = append(out, flagReason[i])
+	}
+	slot.Store(&reasonList{f: f, tool: tool, reasons: out})
+	return out
+}
+
+type reasonList struct {
+	f       flags
+	tool    int
+	reasons []string
+}
+
+const reasonSlots = 256
 
 func categoryOf(f flags) string {
 	switch {
@@ -328,29 +385,22 @@ func categoryOf(f flags) string {
 
 // headerFlags is rule 4: fewer than 3 headers, no User-Agent, no Accept.
 func (s *Scorer) headerFlags(r RequestInfo, ua string) flags {
-	kept := 0
-	for _, h := range keptHeaders {
-		if _, ok := r.Headers[h]; ok {
-			kept++
-		}
+	present := r.Headers
+	if ua != "" {
+		present |= HeaderUserAgent
 	}
-	_, uaInMap := r.Headers["user-agent"]
-	if !uaInMap && ua != "" {
-		kept++ // a UserAgent given outside Headers still counts as a header
-	}
-	hasUA := uaInMap || ua != ""
 	total := r.HeaderCount
 	if total <= 0 {
-		total = kept + 1 // Host
+		total = bits.OnesCount8(uint8(present)) + 1 // Host
 	}
 	var f flags
 	if total < 3 {
 		f |= fFewHeaders
 	}
-	if !hasUA {
+	if present&HeaderUserAgent == 0 {
 		f |= fNoUAHeader
 	}
-	if _, ok := r.Headers["accept"]; !ok {
+	if present&HeaderAccept == 0 {
 		f |= fNoAccept
 	}
 	return f
@@ -770,4 +820,34 @@ func (sh *scorerShard) pushFront(i int32) {
 	if sh.tail < 0 {
 		sh.tail = i
 	}
+}
+
+// textMemo remembers a pure function's result for recently seen texts in a fixed number of
+// direct-mapped slots: bounded memory, no lock (each slot is an atomic pointer to an immutable
+// entry), and a miss, or a text too long to keep, simply recomputes.
+type textMemo[V any] struct {
+	slots [textMemoSlots]atomic.Pointer[textMemoEntry[V]]
+}
+
+type textMemoEntry[V any] struct {
+	text string
+	v    V
+}
+
+const (
+	textMemoSlots   = 1024
+	textMemoMaxText = 512
+)
+
+func (m *textMemo[V]) get(seed maphash.Seed, text string, compute func(string) V) V {
+	slot := &m.slots[maphash.String(seed, text)%textMemoSlots]
+	if e := slot.Load(); e != nil && e.text == text {
+		return e.v
+	}
+	v := compute(text)
+	if len(text) <= textMemoMaxText {
+		// The caller's text may alias a buffer reused after the request.
+		slot.Store(&textMemoEntry[V]{text: strings.Clone(text), v: v})
+	}
+	return v
 }

@@ -2,8 +2,10 @@ package defense
 
 import (
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,10 +18,8 @@ const mozilla = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefo
 
 // browser is a request with a browser's headers.
 func browser(ip, path string, at time.Time) RequestInfo {
-	return RequestInfo{IP: ip, Method: "GET", Path: path, UserAgent: mozilla, Now: at, Headers: map[string]string{
-		"user-agent": mozilla, "accept": "text/html,application/json", "accept-language": "en-US,en;q=0.5",
-		"accept-encoding": "gzip, deflate, br", "connection": "keep-alive",
-	}}
+	return RequestInfo{IP: ip, Method: "GET", Path: path, UserAgent: mozilla, Now: at,
+		Headers: HeaderUserAgent | HeaderAccept | HeaderAcceptLanguage | HeaderAcceptEncoding | HeaderConnection}
 }
 
 func newTestScorer(t testing.TB, cfg ScorerConfig) *Scorer {
@@ -33,10 +33,10 @@ func newTestScorer(t testing.TB, cfg ScorerConfig) *Scorer {
 
 func TestScoreRules(t *testing.T) {
 	curl := RequestInfo{IP: "ip", Method: "GET", Path: "/api/health", UserAgent: "curl/8.5.0",
-		Headers: map[string]string{"user-agent": "curl/8.5.0", "accept": "*/*"}}
+		Headers: HeaderUserAgent | HeaderAccept}
 	bare := RequestInfo{IP: "ip", Method: "GET", Path: "/api/health"}
 	sqlmap := RequestInfo{IP: "ip", Method: "GET", Path: "/", UserAgent: "sqlmap/1.7#stable (https://sqlmap.org)",
-		Headers: map[string]string{"user-agent": "sqlmap/1.7#stable (https://sqlmap.org)"}}
+		Headers: HeaderUserAgent}
 	with := func(r RequestInfo, f func(*RequestInfo)) RequestInfo { f(&r); return r }
 	path := func(p string) RequestInfo { return browser("ip", p, t0) }
 
@@ -51,11 +51,11 @@ func TestScoreRules(t *testing.T) {
 		{"browser", path("/api/stats"), 0, ActionAllow, "", nil},
 		{"curl default user agent", curl, 40, ActionChallenge, CategoryAutomation, []string{"Known attack tool: curl"}},
 		{"curl counting every header", with(curl, func(r *RequestInfo) { r.HeaderCount = 2 }), 55, ActionChallenge, CategoryAutomation, []string{"Few headers"}},
-		{"curl without version is not the tool", with(curl, func(r *RequestInfo) { r.UserAgent = "curl-like agent"; r.Headers["user-agent"] = r.UserAgent }), 0, ActionAllow, "", nil},
+		{"curl without version is not the tool", with(curl, func(r *RequestInfo) { r.UserAgent = "curl-like agent" }), 0, ActionAllow, "", nil},
 		{"no user agent, no accept", bare, 55, ActionChallenge, CategoryAnomaly,
 			[]string{"Missing or short User-Agent", "Few headers", "Missing User-Agent header", "Missing Accept header"}},
-		{"short user agent", with(path("/"), func(r *RequestInfo) { r.UserAgent = "Go"; r.Headers["user-agent"] = "Go" }), 20, ActionAllow, "", []string{"Missing or short User-Agent"}},
-		{"user agent outside Headers", with(path("/"), func(r *RequestInfo) { delete(r.Headers, "user-agent") }), 0, ActionAllow, "", nil},
+		{"short user agent", with(path("/"), func(r *RequestInfo) { r.UserAgent = "Go" }), 20, ActionAllow, "", []string{"Missing or short User-Agent"}},
+		{"user agent outside Headers", with(path("/"), func(r *RequestInfo) { r.Headers &^= HeaderUserAgent }), 0, ActionAllow, "", nil},
 		{"sqlmap, few headers", sqlmap, 95, ActionBlock, CategoryAutomation, []string{"Known attack tool: sqlmap", "Offensive security tool"}},
 		{"sqlmap with browser headers", with(path("/"), func(r *RequestInfo) { r.UserAgent = "sqlmap/1.7#stable (https://sqlmap.org)" }),
 			70, ActionBlock, CategoryAutomation, []string{"Known attack tool: sqlmap", "Offensive security tool"}},
@@ -202,7 +202,7 @@ func TestScoreMustHold(t *testing.T) {
 		var v Verdict
 		for i := range 20 {
 			v = s.Score(RequestInfo{IP: "192.0.2.40", Method: "GET", Path: "/?id=" + strconv.Itoa(i), UserAgent: "sqlmap/1.7",
-				Headers: map[string]string{"user-agent": "sqlmap/1.7"}, Now: t0.Add(time.Duration(i) * time.Second)})
+				Headers: HeaderUserAgent, Now: t0.Add(time.Duration(i) * time.Second)})
 		}
 		if v.Action != ActionBlock || v.Raw != 120 {
 			t.Errorf("after 20 probes: %v %d %v", v.Action, v.Raw, v.Reasons)
@@ -357,5 +357,35 @@ func BenchmarkScoreHostile(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		r.Now = t0.Add(time.Duration(i) * time.Millisecond)
 		s.Score(r)
+	}
+}
+
+// The memoized user-agent and path rules answer exactly what computing them answers, for texts
+// seen before, texts sharing a slot, and texts too long to keep.
+func TestScoreTextMemo(t *testing.T) {
+	var m textMemo[flags]
+	seed := maphash.MakeSeed()
+	long := "/" + strings.Repeat("a", textMemoMaxText) + "/.env"
+	texts := []string{"/", "/.env", "/api/x?q=union+select+a+from+b", long}
+	for i := range 3 * textMemoSlots { // more texts than slots: collisions must recompute
+		texts = append(texts, "/api/threat-actors/"+strconv.Itoa(i))
+	}
+	for round := range 2 {
+		for _, text := range texts {
+			if got, want := m.get(seed, text, pathFlags), pathFlags(text); got != want {
+				t.Fatalf("round %d: %q: memo %b, computed %b", round, text, got, want)
+			}
+		}
+	}
+}
+
+func TestKeptHeader(t *testing.T) {
+	for name, want := range map[string]HeaderSet{
+		"User-Agent": HeaderUserAgent, "accept": HeaderAccept, "ACCEPT-LANGUAGE": HeaderAcceptLanguage,
+		"Content-Type": HeaderContentType, "X-Api-Key": 0, "Acceptx": 0,
+	} {
+		if got := KeptHeader([]byte(name)); got != want {
+			t.Errorf("KeptHeader(%q) = %b, want %b", name, got, want)
+		}
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/neko-defense/neko/defense"
-	"github.com/neko-defense/neko/security"
 )
 
 // Defense are the traffic defenses the server applies in its middleware chain: the shared block
@@ -41,9 +41,6 @@ func (d *Defense) validate() error {
 // lets an operator find the request in the logs without telling the client why.
 const blockedMessage = "Request blocked by security policy"
 
-// localVerdict holds the request's defense.Verdict for the trap handler.
-const localVerdict localKey = 100
-
 // blockedError is the 403 FORBIDDEN answer to a blocked address or request.
 func blockedError(now time.Time) *httpError {
 	return &httpError{status: fiber.StatusForbidden, code: codeForbidden, message: blockedMessage,
@@ -62,36 +59,30 @@ func (s *Server) blockList(c *fiber.Ctx) error {
 		s.deps.Metrics.ThreatBlocked.Inc()
 		err := blockedError(time.Now())
 		s.deps.Logger.Info("blocked address refused", "ip", ip, "reason", reason,
-			"security_id", err.extensions["securityId"], "request_id", c.Locals(localRequestID))
+			"security_id", err.extensions["securityId"], "request_id", state(c).id)
 		return err
 	}
 	return c.Next()
 }
 
-// scoredHeaders are the headers the threat scorer looks at (defense.RequestInfo.Headers).
-var scoredHeaders = [...]string{"user-agent", "accept", "accept-language", "accept-encoding", "referer", "origin", "connection", "content-type"}
-
-const maxScoredHeader = 200
-
-// requestInfo describes the request for the threat scorer.
+// requestInfo describes the request for the threat scorer: one pass over its headers notes which
+// of the ones the rules look at are present, and counts them all.
 func (s *Server) requestInfo(c *fiber.Ctx, ip string, now time.Time) defense.RequestInfo {
 	h := &c.Request().Header
-	headers := make(map[string]string, len(scoredHeaders))
-	for _, name := range scoredHeaders {
-		if v := h.Peek(name); v != nil {
-			headers[name] = string(v[:min(len(v), maxScoredHeader)])
-		}
-	}
+	var present defense.HeaderSet
 	count := 0
-	h.VisitAll(func(_, _ []byte) { count++ })
+	h.VisitAll(func(k, _ []byte) {
+		count++
+		present |= defense.KeptHeader(k)
+	})
 	size := int64(h.ContentLength())
 	if size <= 0 {
 		size = int64(len(c.Request().Body()))
 	}
 	return defense.RequestInfo{
-		IP: ip, Method: c.Method(), Path: c.OriginalURL(), UserAgent: headers["user-agent"],
-		Headers: headers, HeaderCount: count, PayloadSize: size,
-		Authenticated: security.FromContext(requestContext(c)).Authenticated(), Now: now,
+		IP: ip, Method: c.Method(), Path: c.OriginalURL(), UserAgent: utils.UnsafeString(h.UserAgent()), // the scorer copies what it keeps
+		Headers: present, HeaderCount: count, PayloadSize: size,
+		Authenticated: state(c).identity.Authenticated(), Now: now,
 	}
 }
 
@@ -110,19 +101,20 @@ func (s *Server) threatScore(c *fiber.Ctx) error {
 	info := s.requestInfo(c, ip, start)
 	v := d.Scorer.Score(info)
 	if v.Score > 0 {
-		c.Set("X-Neko-Threat-Score", strconv.Itoa(v.Score))
+		var buf [20]byte
+		c.Response().Header.AddBytesKV(headerThreatScore, strconv.AppendInt(buf[:0], int64(v.Score), 10))
 	}
 	defer func() { d.Scorer.Observe(ip, time.Since(start)) }()
 	if _, trap := defense.MatchTrap(c.Path()); trap {
-		c.Locals(localVerdict, v)
+		state(c).verdict = v
 		return c.Next()
 	}
 	switch v.Action {
 	case defense.ActionBlock:
 		s.deps.Metrics.ThreatBlocked.Inc()
-		in, _ := d.Responder.HandleAsync(requestContext(c), v.Category, v.Severity(), ip, v.Score, map[string]any{
+		in, _ := d.Responder.HandleAsync(s.requestContext(c), v.Category, v.Severity(), ip, v.Score, map[string]any{
 			"reasons": v.Reasons, "path": strings.Clone(truncateString(info.Path, 400)), "method": info.Method,
-			"user_agent": info.UserAgent, "request_id": strings.Clone(fmt.Sprint(c.Locals(localRequestID))),
+			"user_agent": info.UserAgent, "request_id": state(c).id,
 		})
 		err := blockedError(start)
 		s.deps.Logger.Warn("request blocked by threat scoring", "ip", ip, "score", v.Raw, "reasons", v.Reasons,
@@ -175,11 +167,11 @@ func (s *Server) trap(c *fiber.Ctx) error {
 	if !ok { // the router and MatchTrap disagree (e.g. an odd encoding): nothing to imitate
 		return c.Next()
 	}
-	v, _ := c.Locals(localVerdict).(defense.Verdict)
+	v := state(c).verdict
 	headers := map[string]string{}
 	c.Request().Header.VisitAll(func(k, val []byte) { headers[string(k)] = string(val) })
 	// Fiber's strings and body alias buffers reused after the response; the hit is written later.
-	doc, _ := d.Honeypot.Record(requestContext(c), defense.TrapHit{
+	doc, _ := d.Honeypot.Record(s.requestContext(c), defense.TrapHit{
 		Trap: tr, IP: s.clientIP(c), Method: strings.Clone(c.Method()), Path: strings.Clone(c.OriginalURL()),
 		UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent)), Headers: headers, Body: bytes.Clone(c.Body()),
 		ThreatScore: v.Score,
@@ -258,10 +250,9 @@ func (s *Server) limitRequests(c *fiber.Ctx) error {
 	}
 	ip := s.clientIP(c)
 	if s.hammer.reject(ip, time.Now()) {
-		ctx := requestContext(c)
-		in, _ := d.Responder.HandleAsync(ctx, defense.CategoryRateLimit, "medium", ip, 50, map[string]any{
+		in, _ := d.Responder.HandleAsync(s.requestContext(c), defense.CategoryRateLimit, "medium", ip, 50, map[string]any{
 			"rejections": hammerRejections, "window": hammerWindow.String(), "path": strings.Clone(c.Path()),
-			"identity": security.FromContext(ctx).Username,
+			"identity": state(c).identity.Username,
 		})
 		s.deps.Logger.Warn("rate limit violation", "ip", ip, "incident_id", in.IncidentID, "playbook", in.Playbook)
 	}

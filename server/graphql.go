@@ -83,8 +83,11 @@ func (s *Server) writeRemembered(c *fiber.Ctx, media string, r result) error {
 // negotiate picks the response media type from the Accept header. No header, */* or
 // application/* mean application/json for compatibility with clients that predate the spec.
 func negotiate(accept string) (string, error) {
-	if accept == "" {
+	switch accept { // what clients send nearly always, answered without parsing
+	case "", "*/*", mediaJSON, "application/json; charset=utf-8":
 		return mediaJSON, nil
+	case mediaGraphQLResponse:
+		return mediaGraphQLResponse, nil
 	}
 	best, bestQ := "", -1.0
 	for _, part := range strings.Split(accept, ",") {

@@ -10,7 +10,7 @@ import (
 )
 
 // memo remembers the exact answer the full pipeline gave to a request: the same method, path,
-// query string, body, media type and credential headers get the same bytes for as long as the
+// query string, body, Content-Type, response media type and credential headers get the same bytes for as long as the
 // cached answer behind them is fresh and nothing has been invalidated. It exists for the polling clients (TV monitors, public dashboards) that send the
 // same request over and over: a repeat skips JSON decoding, prepare, the cache key and the tiered
 // lookup. Every defense still runs before it (block list, rate limit, threat scoring).
@@ -33,6 +33,7 @@ type memo struct {
 
 type memoEntry struct {
 	method, path, query, media string
+	contentType                string // a POST's media type decides whether it is served at all (415)
 	authorization, apiKey      string // the credential headers, part of the key
 	body                       []byte // the request body
 	answer                     result
@@ -68,6 +69,8 @@ func (m *memo) hash(c *fiber.Ctx, media string) uint64 {
 	h.WriteByte(0)
 	h.WriteString(media)
 	h.WriteByte(0)
+	h.Write(c.Request().Header.ContentType())
+	h.WriteByte(0)
 	h.Write(c.Request().Header.Peek(fiber.HeaderAuthorization))
 	h.WriteByte(0)
 	h.Write(c.Request().Header.Peek("X-API-Key"))
@@ -88,6 +91,7 @@ func (m *memo) get(c *fiber.Ctx, media string, now time.Time) (*memoEntry, bool)
 	if e == nil || now.After(e.expires) || e.gen != m.gen() || e.media != media ||
 		e.method != string(c.Request().Header.Method()) || e.path != string(c.Request().URI().Path()) ||
 		e.query != string(c.Request().URI().QueryString()) || !bytes.Equal(e.body, c.Request().Body()) ||
+		e.contentType != string(c.Request().Header.ContentType()) ||
 		e.authorization != string(c.Request().Header.Peek(fiber.HeaderAuthorization)) ||
 		e.apiKey != string(c.Request().Header.Peek("X-API-Key")) {
 		return nil, false
@@ -105,6 +109,7 @@ func (m *memo) put(c *fiber.Ctx, media string, r result, cost int, fresh time.Du
 	e := &memoEntry{
 		method: string(c.Request().Header.Method()), path: string(c.Request().URI().Path()),
 		query: string(c.Request().URI().QueryString()), media: media, body: bytes.Clone(c.Request().Body()),
+		contentType:   string(c.Request().Header.ContentType()),
 		authorization: string(c.Request().Header.Peek(fiber.HeaderAuthorization)), apiKey: string(c.Request().Header.Peek("X-API-Key")),
 		answer: r, cost: cost, expires: time.Now().Add(fresh), gen: m.gen(),
 	}

@@ -27,7 +27,7 @@ func (s *Server) ready(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"ready": false, "reason": "warming the response cache"})
 	}
 	if s.deps.Ready != nil {
-		if err := s.deps.Ready(requestContext(c)); err != nil {
+		if err := s.deps.Ready(s.requestContext(c)); err != nil {
 			c.Set(fiber.HeaderRetryAfter, "1")
 			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"ready": false, "reason": readinessReason(err, s.cfg.Production)})
 		}

@@ -43,7 +43,7 @@ const productionCSP = "default-src 'self';base-uri 'self';font-src 'self' https:
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	h := &c.Response().Header
 	for _, kv := range securityHeaderBytes {
-		h.SetCanonical(kv[0], kv[1]) // keys are already canonical: skip fasthttp's normalization
+		h.AddBytesKV(kv[0], kv[1]) // set only here: no need to search for an earlier value (addHeader)
 	}
 	if s.cfg.Production {
 		h.Set("Content-Security-Policy", productionCSP)
@@ -77,16 +77,14 @@ func (s *Server) corsMiddleware() fiber.Handler {
 // Apollo-Require-Preflight. Our POSTs must be application/json (non-simple) anyway, so in
 // practice this guards GET.
 func requirePreflight(c *fiber.Ctx) error {
-	if c.Get("Apollo-Require-Preflight") != "" || c.Get("X-Apollo-Operation-Name") != "" {
+	if c.Method() != fiber.MethodGet || c.Get("Apollo-Require-Preflight") != "" || c.Get("X-Apollo-Operation-Name") != "" {
 		return nil
 	}
-	ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
-	switch ct {
+	ct, _, _ := strings.Cut(c.Get(fiber.HeaderContentType), ";")
+	switch strings.ToLower(strings.TrimSpace(ct)) {
 	case "", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data":
-		if c.Method() == fiber.MethodGet {
-			return badRequest("this GET request could be a cross-site request forgery: add an Apollo-Require-Preflight: true " +
-				"(or X-Apollo-Operation-Name, or Content-Type: application/json) header")
-		}
+		return badRequest("this GET request could be a cross-site request forgery: add an Apollo-Require-Preflight: true " +
+			"(or X-Apollo-Operation-Name, or Content-Type: application/json) header")
 	}
 	return nil
 }

@@ -1,13 +1,16 @@
 package server
 
 import (
+	"hash/maphash"
 	"math"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/security"
@@ -33,15 +36,20 @@ func exemptFromLimits(path string) bool {
 
 // rateLimit charges every request one token on arrival; GraphQL operations are charged the rest
 // of their computed cost after prepare (chargeCost). Every response carries the RateLimit-*
-// headers; a refused request gets 429 with Retry-After and RATE_LIMITED.
+// headers of the request's last decision; a refused request gets 429 with Retry-After and
+// RATE_LIMITED.
 func (s *Server) rateLimit(c *fiber.Ctx) error {
 	if s.deps.RateLimit == nil || exemptFromLimits(c.Path()) {
 		return c.Next()
 	}
-	if err := s.charge(c, 1); err != nil {
-		return err
+	err := s.charge(c, 1)
+	if err == nil {
+		err = c.Next()
 	}
-	return c.Next()
+	if r := state(c); r.charged {
+		setRateLimitHeaders(&c.Response().Header, r.decision)
+	}
+	return err
 }
 
 // chargeCost charges a GraphQL operation's computed cost to the caller's rate limit. The
@@ -54,28 +62,48 @@ func (s *Server) chargeCost(c *fiber.Ctx, cost int) error {
 	return s.charge(c, cost-1)
 }
 
+// charge spends cost tokens of the caller's limit: per user or API key when authenticated (admins
+// in their own tier), per client address otherwise.
 func (s *Server) charge(c *fiber.Ctx, cost int) error {
 	rl := s.deps.RateLimit
-	id := security.FromContext(requestContext(c))
-	key, limit := "ip:"+s.clientIP(c), rl.Anonymous
-	switch {
-	case id.Role >= security.RoleAdmin:
-		key, limit = "user:"+id.Username, rl.Admin
-	case id.Authenticated():
-		key, limit = "user:"+id.Username, rl.Authenticated
+	r := state(c)
+	if r.limitKey == "" {
+		id := r.identity
+		r.limitKey, r.limit = s.addrs.limitKey(s.clientIP(c)), rl.Anonymous
+		switch {
+		case id.Role >= security.RoleAdmin:
+			r.limitKey, r.limit = "user:"+id.Username, rl.Admin
+		case id.Authenticated():
+			r.limitKey, r.limit = "user:"+id.Username, rl.Authenticated
+		}
 	}
-	d := rl.Limiter.Allow(key, limit, cost)
-	h := &c.Response().Header
-	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.ResetAfter)))
+	d := rl.Limiter.Allow(r.limitKey, r.limit, cost)
+	r.decision, r.charged = d, true
 	if !d.Allowed {
-		h.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, ceilSeconds(d.RetryAfter))))
+		retry := max(1, ceilSeconds(d.RetryAfter))
+		var buf [20]byte
+		c.Response().Header.SetCanonical([]byte(fiber.HeaderRetryAfter), strconv.AppendInt(buf[:0], int64(retry), 10))
 		return &httpError{status: fiber.StatusTooManyRequests, code: codeRateLimited,
 			message:    "rate limit exceeded; retry after the time in Retry-After",
-			extensions: map[string]any{"retryAfterSeconds": max(1, ceilSeconds(d.RetryAfter)), "cost": cost}}
+			extensions: map[string]any{"retryAfterSeconds": retry, "cost": cost}}
 	}
 	return nil
+}
+
+// The RateLimit-* header names.
+var (
+	headerRateLimitLimit     = []byte("RateLimit-Limit")
+	headerRateLimitRemaining = []byte("RateLimit-Remaining")
+	headerRateLimitReset     = []byte("RateLimit-Reset")
+)
+
+// setRateLimitHeaders writes the RateLimit-* headers of decision d without allocating. They are
+// written once per request, here (addHeader).
+func setRateLimitHeaders(h *fasthttp.ResponseHeader, d resilience.Decision) {
+	var buf [20]byte
+	h.AddBytesKV(headerRateLimitLimit, strconv.AppendInt(buf[:0], int64(d.Limit), 10))
+	h.AddBytesKV(headerRateLimitRemaining, strconv.AppendInt(buf[:0], int64(d.Remaining), 10))
+	h.AddBytesKV(headerRateLimitReset, strconv.AppendInt(buf[:0], int64(ceilSeconds(d.ResetAfter)), 10))
 }
 
 func ceilSeconds(d time.Duration) int {
@@ -87,12 +115,11 @@ func ceilSeconds(d time.Duration) int {
 // Headers from untrusted peers are ignored: anyone can send them.
 func (s *Server) clientIP(c *fiber.Ctx) string {
 	// Several middlewares ask; parse once per request.
-	if ip, ok := c.Locals(localClientIP).(string); ok {
-		return ip
+	r := state(c)
+	if r.ip == "" {
+		r.ip = s.parseClientIP(c)
 	}
-	ip := s.parseClientIP(c)
-	c.Locals(localClientIP, ip)
-	return ip
+	return r.ip
 }
 
 func (s *Server) parseClientIP(c *fiber.Ctx) string {
@@ -102,20 +129,57 @@ func (s *Server) parseClientIP(c *fiber.Ctx) string {
 	}
 	peer = peer.Unmap()
 	if !s.trusted(peer) {
-		return peer.String()
+		return s.addrs.text(peer)
 	}
 	if v := strings.TrimSpace(c.Get("Fly-Client-IP")); v != "" {
 		if a, err := netip.ParseAddr(v); err == nil {
-			return a.Unmap().String()
+			return s.addrs.text(a.Unmap())
 		}
 	}
 	if v := c.Get(fiber.HeaderXForwardedFor); v != "" {
 		first, _, _ := strings.Cut(v, ",")
 		if a, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
-			return a.Unmap().String()
+			return s.addrs.text(a.Unmap())
 		}
 	}
-	return peer.String()
+	return s.addrs.text(peer)
+}
+
+// addrTexts remembers the text of recently seen client addresses in a fixed number of
+// direct-mapped slots (bounded memory, no lock): the same clients come back on every request,
+// and formatting an address allocates.
+type addrTexts struct {
+	seed  maphash.Seed
+	slots [addrTextSlots]atomic.Pointer[addrText]
+}
+
+type addrText struct {
+	addr     netip.Addr
+	text     string
+	limitKey string // the address's key in the rate limit
+}
+
+const addrTextSlots = 4096
+
+func (t *addrTexts) text(a netip.Addr) string {
+	slot := &t.slots[maphash.Comparable(t.seed, a)%addrTextSlots]
+	if e := slot.Load(); e != nil && e.addr == a {
+		return e.text
+	}
+	text := a.String()
+	e := &addrText{addr: a, text: text, limitKey: "ip:" + text}
+	slot.Store(e)
+	return e.text
+}
+
+// limitKey returns the rate-limit key of the client address text ip.
+func (t *addrTexts) limitKey(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		if e := t.slots[maphash.Comparable(t.seed, a)%addrTextSlots].Load(); e != nil && e.text == ip {
+			return e.limitKey
+		}
+	}
+	return "ip:" + ip
 }
 
 func (s *Server) trusted(a netip.Addr) bool {

@@ -41,7 +41,7 @@ func (s *Server) replayToPrimary(c *fiber.Ctx) (res result, ok bool) {
 	if primary == s.cfg.Region || len(c.Request().Header.Peek(headerFlyReplaySrc)) > 0 {
 		return result{}, false
 	}
-	span := trace.SpanFromContext(requestContext(c))
+	span := trace.SpanFromContext(s.requestContext(c))
 	if n := len(c.Body()); n > flyReplayLimit {
 		span.SetAttributes(attribute.Bool("neko.fly_replay.too_large", true))
 		err := &httpError{status: fiber.StatusRequestEntityTooLarge, code: codeBadUserInput,

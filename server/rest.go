@@ -131,7 +131,7 @@ func (s *Server) rest(rt restRoute) fiber.Handler {
 		if e, ok := s.memo.get(c, fiber.MIMEApplicationJSON, time.Now()); ok {
 			return s.writeResult(c, fiber.MIMEApplicationJSON, e.answer)
 		}
-		ctx := requestContext(c)
+		ctx := s.requestContext(c)
 		q := url.Values{}
 		c.Context().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
 		fill := s.restFill(rt, q)

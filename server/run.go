@@ -51,7 +51,7 @@ type result struct {
 // run executes one GraphQL request: persisted query lookup, prepare, cost charge, then the
 // response cache for queries or execution plus invalidation for mutations.
 func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
-	ctx := requestContext(c)
+	ctx := s.requestContext(c)
 	if hash := persistedHash(req.Extensions); hash != "" {
 		if err := s.resolvePersisted(ctx, hash, &req); err != nil {
 			return s.requestError(err)
@@ -290,11 +290,7 @@ func (s *Server) writeResult(c *fiber.Ctx, media string, r result) error {
 	if r.cacheControl != "" {
 		c.Set(fiber.HeaderCacheControl, r.cacheControl)
 	}
-	vary := "Accept"
-	if r.private {
-		vary = "Accept, Authorization, X-API-Key"
-	}
-	c.Set(fiber.HeaderVary, vary)
+	setVary(c, r.private)
 	if r.etag != "" {
 		c.Set(fiber.HeaderETag, r.etag)
 		if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatches(inm, r.etag) {
@@ -304,6 +300,27 @@ func (s *Server) writeResult(c *fiber.Ctx, media string, r result) error {
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, media+"; charset=utf-8")
 	return c.Send(r.body)
+}
+
+// setVary names the request headers the answer depends on, after the Origin that the CORS
+// middleware has named (nearly always the only one there): Accept (the media type), and the
+// credentials for a private answer.
+func setVary(c *fiber.Ctx, private bool) {
+	h := &c.Response().Header
+	switch origin := string(h.Peek(fiber.HeaderVary)); {
+	case origin == "" && !private:
+		h.Set(fiber.HeaderVary, "Accept")
+	case origin == "" && private:
+		h.Set(fiber.HeaderVary, "Accept, Authorization, X-API-Key")
+	case origin == fiber.HeaderOrigin && !private:
+		h.Set(fiber.HeaderVary, "Origin, Accept")
+	case origin == fiber.HeaderOrigin && private:
+		h.Set(fiber.HeaderVary, "Origin, Accept, Authorization, X-API-Key")
+	case private:
+		c.Vary(fiber.HeaderAccept, fiber.HeaderAuthorization, "X-API-Key")
+	default:
+		c.Vary(fiber.HeaderAccept)
+	}
 }
 
 // etagMatches implements If-None-Match's weak comparison over a list of tags or "*".

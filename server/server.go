@@ -9,6 +9,7 @@ package server
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -104,6 +105,7 @@ type Server struct {
 	deps   Deps
 	app    *fiber.App
 	hammer hammering // rate-limit rejections per address, for escalation
+	addrs  addrTexts // client address texts (clientIP)
 
 	memo        *memo       // exact-request answers for anonymous repeats; nil without a cache
 	metricCache sync.Map    // routeKey -> routeMetric
@@ -155,6 +157,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg.IdleTimeout = 60 * time.Second
 	}
 	s := &Server{cfg: cfg, deps: deps}
+	s.addrs.seed = maphash.MakeSeed()
 	if g, ok := deps.Cache.(interface{ Generation() uint64 }); ok {
 		s.memo = newMemo(g.Generation, deps.Metrics.CacheLookups.WithLabelValues("memo", "hit").Inc)
 	}

@@ -15,15 +15,12 @@ import (
 
 // Tracing in the server. The trace middleware reads the caller's W3C traceparent and baggage
 // (Deps.Propagator), starts the request's server span (Deps.Tracer) and keeps the resulting
-// context in Locals; authenticate builds the request context on top of it (traceContext), so
+// context in Locals; the request context is built on top of it (requestContext), so
 // the server's own spans (graphql.prepare, cache.lookup, graphql.execute), those started below them
 // (loader batches, database commands) and every log record written with the
 // request context belong to the request's trace. With tracing disabled the tracer is a no-op:
 // requests without a traceparent skip the middleware entirely, and those with one only carry
 // its ids through to the logs.
-
-// localTraceContext holds the context carrying the request's span (and baggage).
-const localTraceContext localKey = 200
 
 // headerTraceparent is the W3C trace-context header.
 const headerTraceparent = "traceparent"
@@ -65,7 +62,7 @@ func (s *Server) trace(c *fiber.Ctx) error {
 	method := c.Method()
 	ctx, span := s.deps.Tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
-	c.Locals(localTraceContext, ctx)
+	state(c).traceCtx = ctx
 	err := c.Next()
 	if !span.IsRecording() {
 		return err
@@ -81,22 +78,13 @@ func (s *Server) trace(c *fiber.Ctx) error {
 		attribute.String("http.route", route),
 		attribute.Int("http.response.status_code", status),
 	)
-	if id, ok := c.Locals(localRequestID).(string); ok {
+	if id := state(c).id; id != "" {
 		span.SetAttributes(attribute.String("request_id", id))
 	}
 	if status >= 500 {
 		span.SetStatus(codes.Error, strconv.Itoa(status))
 	}
 	return err
-}
-
-// traceContext is the base of the request context: the context holding the request's span when
-// the trace middleware started one, context.Background() otherwise.
-func traceContext(c *fiber.Ctx) context.Context {
-	if ctx, ok := c.Locals(localTraceContext).(context.Context); ok {
-		return ctx
-	}
-	return context.Background()
 }
 
 // startSpan starts an internal span under ctx's span. It costs nothing when tracing is off.

@@ -28,6 +28,15 @@ func TestQueryCachedWithHeadersAndETag(t *testing.T) {
 	if cc := second.Header.Get("Cache-Control"); cc != "public, max-age=30" {
 		t.Fatalf("Cache-Control = %q", cc)
 	}
+	// Shared caches must key the answer on the CORS origin as well as on the media type.
+	for _, r := range []gqlResult{first, second} {
+		if v := r.Header.Values("Vary"); strings.Join(v, ", ") != "Origin, Accept" {
+			t.Fatalf("Vary = %q, want Origin, Accept", v)
+		}
+	}
+	if v := query(t, tokens[security.RoleViewer], `{ varyCounts: threatCounts { all } }`, nil).Header.Get("Vary"); v != "Origin, Accept, Authorization, X-API-Key" {
+		t.Fatalf("private answer: Vary = %q", v)
+	}
 	etag := second.Header.Get("ETag")
 	if etag == "" {
 		t.Fatal("no ETag")
@@ -40,6 +49,10 @@ func TestQueryCachedWithHeadersAndETag(t *testing.T) {
 	res = post(t, "", "application/json", body, "If-None-Match", `"other"`)
 	if res.Status != 200 {
 		t.Fatalf("non-matching If-None-Match: %d", res.Status)
+	}
+	// The same bytes under a media type the server refuses are refused, remembered answer or not.
+	if res := post(t, "", "text/plain", body); res.Status != 415 {
+		t.Fatalf("text/plain repeat of a cached request: %d %s", res.Status, res.RawBody)
 	}
 	// Errors are never cached.
 	bad := `{ cachedBad: searchDINAAgents(query: "   ") { agent_id } }`
