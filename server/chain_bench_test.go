@@ -40,7 +40,7 @@ func (c compatStub) DinaAllAgents(context.Context, int, int, string) (any, error
 
 // newBenchServer builds a server over a tiny engine, the real cache, and, when defended, every
 // defense of the request chain: block list, authentication, rate limit and threat scoring.
-func newBenchServer(b *testing.B, defended bool) (*Server, *security.Authenticator) {
+func newBenchServer(b testing.TB, defended bool) (*Server, *security.Authenticator) {
 	b.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	schema := gqlparser.MustLoadSchema(&ast.Source{Input: "type Query { ok: Boolean }"})

@@ -105,7 +105,7 @@ func (s *Server) threatScore(c *fiber.Ctx) error {
 		c.Response().Header.AddBytesKV(headerThreatScore, strconv.AppendInt(buf[:0], int64(v.Score), 10))
 	}
 	defer func() { d.Scorer.Observe(ip, time.Since(start)) }()
-	if _, trap := defense.MatchTrap(c.Path()); trap {
+	if _, trap := s.trapPath(c.Path()); trap {
 		state(c).verdict = v
 		return c.Next()
 	}
@@ -133,6 +133,15 @@ func truncateString(s string, n int) string {
 	return s[:n]
 }
 
+// trapPath is defense.MatchTrap, skipped for the exact paths of real routes, which no trap
+// matches (registerTraps refuses a trap that would shadow one).
+func (s *Server) trapPath(path string) (defense.Trap, bool) {
+	if s.realPaths[path] {
+		return defense.Trap{}, false
+	}
+	return defense.MatchTrap(path)
+}
+
 // registerTraps answers every honeypot trap path, whatever the method, with its decoy, and
 // records the hit. It fails when a trap would shadow one of the real routes registered before.
 func (s *Server) registerTraps(a *fiber.App) error {
@@ -144,6 +153,7 @@ func (s *Server) registerTraps(a *fiber.App) error {
 	for _, r := range a.GetRoutes() {
 		real[r.Path] = true
 	}
+	s.realPaths = real
 	for path := range real {
 		if tr, ok := defense.MatchTrap(path); ok {
 			return fmt.Errorf("server: honeypot trap %s (%s) would shadow the route %s", tr.Name, tr.Pattern, path)

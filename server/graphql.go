@@ -8,7 +8,6 @@ import (
 	"mime"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -35,16 +34,19 @@ const (
 func (s *Server) graphql(c *fiber.Ctx) error {
 	media, err := negotiate(c.Get(fiber.HeaderAccept))
 	if err != nil {
-		return err
+		return s.chargeArrival(c, err)
 	}
 	if err := requirePreflight(c); err != nil {
-		return err
+		return s.chargeArrival(c, err)
 	}
-	if e, ok := s.memo.get(c, media, time.Now()); ok {
-		if err := s.chargeCost(c, e.cost); err != nil {
+	if e, ok := s.memo.get(c, media, state(c).start); ok {
+		if err := s.chargeWhole(c, e.cost); err != nil {
 			return err
 		}
 		return s.writeResult(c, media, e.answer)
+	}
+	if err := s.chargeArrival(c, nil); err != nil {
+		return err
 	}
 	if c.Method() == fiber.MethodGet {
 		req, err := requestFromQuery(c)

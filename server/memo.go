@@ -1,12 +1,14 @@
 package server
 
 import (
-	"bytes"
 	"hash/maphash"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 )
 
 // memo remembers the exact answer the full pipeline gave to a request: the same method, path,
@@ -23,23 +25,60 @@ import (
 // is consulted, and identical credential bytes name the identical caller, whose answer (role
 // check, per-user scope) the full pipeline already computed.
 type memo struct {
-	hits    func() // counts a lookup answered here (neko_cache_lookups_total{tier="memo"})
-	seed    maphash.Seed
-	gen     func() uint64 // the response cache's invalidation generation
-	max     int
-	mu      sync.RWMutex // guards entries
-	entries map[uint64]*memoEntry
+	hits func() // counts a lookup answered here (neko_cache_lookups_total{tier="memo"})
+	seed maphash.Seed
+	gen  func() uint64 // the response cache's invalidation generation
+	max  int64
+	// entries maps a request hash to its *memoEntry. A sync.Map because entries are written once
+	// and then read by every repeat from every core: its reads take no lock.
+	entries sync.Map
+	size    atomic.Int64 // entries stored since the last clear (approximately: puts race)
 }
 
 type memoEntry struct {
-	method, path, query, media string
-	contentType                string // a POST's media type decides whether it is served at all (415)
-	authorization, apiKey      string // the credential headers, part of the key
-	body                       []byte // the request body
-	answer                     result
-	cost                       int // charged to the rate limit on a repeat, as the full path would
-	expires                    time.Time
-	gen                        uint64
+	key     memoKey // owned copies
+	answer  result
+	cost    int // charged to the rate limit on a repeat, as the full path would
+	expires time.Time
+	gen     uint64
+}
+
+// memoKey is everything about a request its answer may depend on: method, path, query string,
+// Content-Type (a POST's media type decides whether it is served at all), the response media
+// type, the credential headers and the body. A key read from a request aliases its buffers.
+type memoKey struct {
+	method, path, query, contentType, media string
+	authorization, apiKey                   string
+	body                                    string
+}
+
+// keyOf reads a request's key; the strings alias buffers fasthttp reuses after the request.
+func keyOf(c *fiber.Ctx, media string) memoKey {
+	req := c.Request()
+	return memoKey{
+		method: utils.UnsafeString(req.Header.Method()), path: utils.UnsafeString(req.URI().Path()),
+		query: utils.UnsafeString(req.URI().QueryString()), contentType: utils.UnsafeString(req.Header.ContentType()),
+		media: media, authorization: utils.UnsafeString(req.Header.Peek(fiber.HeaderAuthorization)),
+		apiKey: utils.UnsafeString(req.Header.Peek("X-API-Key")), body: utils.UnsafeString(req.Body()),
+	}
+}
+
+func (k memoKey) clone() memoKey {
+	return memoKey{
+		method: strings.Clone(k.method), path: strings.Clone(k.path), query: strings.Clone(k.query),
+		contentType: strings.Clone(k.contentType), media: k.media, authorization: strings.Clone(k.authorization),
+		apiKey: strings.Clone(k.apiKey), body: strings.Clone(k.body),
+	}
+}
+
+func (m *memo) hash(k memoKey) uint64 {
+	var h maphash.Hash
+	h.SetSeed(m.seed)
+	for _, part := range [...]string{k.method, k.path, k.query, k.contentType, k.media, k.authorization, k.apiKey, k.body} {
+		h.WriteString(part)
+		h.WriteByte(0)
+	}
+	return h.Sum64()
 }
 
 // memoMaxBody bounds the requests and answers the memo keeps (memoMaxEntries of them).
@@ -50,7 +89,7 @@ const (
 )
 
 func newMemo(gen func() uint64, hits func()) *memo {
-	return &memo{seed: maphash.MakeSeed(), gen: gen, hits: hits, max: memoMaxEntries, entries: make(map[uint64]*memoEntry)}
+	return &memo{seed: maphash.MakeSeed(), gen: gen, hits: hits, max: memoMaxEntries}
 }
 
 // eligible reports whether the request may use the memo: a small body.
@@ -58,42 +97,15 @@ func eligible(c *fiber.Ctx) bool {
 	return len(c.Request().Body()) <= memoMaxBody
 }
 
-func (m *memo) hash(c *fiber.Ctx, media string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(m.seed)
-	h.Write(c.Request().Header.Method())
-	h.WriteByte(0)
-	h.Write(c.Request().URI().Path())
-	h.WriteByte(0)
-	h.Write(c.Request().URI().QueryString())
-	h.WriteByte(0)
-	h.WriteString(media)
-	h.WriteByte(0)
-	h.Write(c.Request().Header.ContentType())
-	h.WriteByte(0)
-	h.Write(c.Request().Header.Peek(fiber.HeaderAuthorization))
-	h.WriteByte(0)
-	h.Write(c.Request().Header.Peek("X-API-Key"))
-	h.WriteByte(0)
-	h.Write(c.Request().Body())
-	return h.Sum64()
-}
-
 // get returns the remembered answer for this exact request, if still valid.
 func (m *memo) get(c *fiber.Ctx, media string, now time.Time) (*memoEntry, bool) {
 	if m == nil || !eligible(c) {
 		return nil, false
 	}
-	k := m.hash(c, media)
-	m.mu.RLock()
-	e := m.entries[k]
-	m.mu.RUnlock()
-	if e == nil || now.After(e.expires) || e.gen != m.gen() || e.media != media ||
-		e.method != string(c.Request().Header.Method()) || e.path != string(c.Request().URI().Path()) ||
-		e.query != string(c.Request().URI().QueryString()) || !bytes.Equal(e.body, c.Request().Body()) ||
-		e.contentType != string(c.Request().Header.ContentType()) ||
-		e.authorization != string(c.Request().Header.Peek(fiber.HeaderAuthorization)) ||
-		e.apiKey != string(c.Request().Header.Peek("X-API-Key")) {
+	k := keyOf(c, media)
+	v, _ := m.entries.Load(m.hash(k))
+	e, _ := v.(*memoEntry)
+	if e == nil || e.key != k || now.After(e.expires) || e.gen != m.gen() {
 		return nil, false
 	}
 	m.hits()
@@ -106,19 +118,12 @@ func (m *memo) put(c *fiber.Ctx, media string, r result, cost int, fresh time.Du
 		len(r.body) > memoMaxAnswer || (r.xCache != "HIT" && r.xCache != "MISS") {
 		return
 	}
-	e := &memoEntry{
-		method: string(c.Request().Header.Method()), path: string(c.Request().URI().Path()),
-		query: string(c.Request().URI().QueryString()), media: media, body: bytes.Clone(c.Request().Body()),
-		contentType:   string(c.Request().Header.ContentType()),
-		authorization: string(c.Request().Header.Peek(fiber.HeaderAuthorization)), apiKey: string(c.Request().Header.Peek("X-API-Key")),
-		answer: r, cost: cost, expires: time.Now().Add(fresh), gen: m.gen(),
-	}
+	k := keyOf(c, media)
+	e := &memoEntry{key: k.clone(), answer: r, cost: cost, expires: time.Now().Add(fresh), gen: m.gen()}
 	e.answer.xCache = "HIT"
-	k := m.hash(c, media)
-	m.mu.Lock()
-	if len(m.entries) >= m.max {
-		clear(m.entries) // a simple bound: the polled set refills in one round
+	if m.size.Add(1) > m.max {
+		m.entries.Clear() // a simple bound: the polled set refills in one round
+		m.size.Store(1)
 	}
-	m.entries[k] = e
-	m.mu.Unlock()
+	m.entries.Store(m.hash(k), e)
 }

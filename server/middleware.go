@@ -15,9 +15,12 @@ import (
 
 // Response headers set in exactly one place, with addHeader.
 var (
-	headerRequestID   = []byte(fiber.HeaderXRequestID)
-	headerRegion      = []byte("X-Neko-Region")
-	headerThreatScore = []byte("X-Neko-Threat-Score")
+	headerRequestID    = []byte(fiber.HeaderXRequestID)
+	headerRegion       = []byte("X-Neko-Region")
+	headerThreatScore  = []byte("X-Neko-Threat-Score")
+	headerXCache       = []byte("X-Cache")
+	headerCacheControl = []byte(fiber.HeaderCacheControl)
+	headerETag         = []byte(fiber.HeaderETag)
 )
 
 // addHeader appends a response header that only one place in the server sets, once per request.

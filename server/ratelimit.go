@@ -35,19 +35,42 @@ func exemptFromLimits(path string) bool {
 }
 
 // rateLimit charges every request one token on arrival; GraphQL operations are charged the rest
-// of their computed cost after prepare (chargeCost). Every response carries the RateLimit-*
-// headers of the request's last decision; a refused request gets 429 with Retry-After and
-// RATE_LIMITED.
+// of their computed cost after prepare (chargeCost). GraphQL requests are charged by the GraphQL
+// handler itself (chargeArrival), so that a repeat answered from the memo, whose cost is known
+// up front, is charged once. Every response carries the RateLimit-* headers of the request's
+// last decision; a refused request gets 429 with Retry-After and RATE_LIMITED.
 func (s *Server) rateLimit(c *fiber.Ctx) error {
 	if s.deps.RateLimit == nil || exemptFromLimits(c.Path()) {
 		return c.Next()
 	}
-	err := s.charge(c, 1)
+	var err error
+	if !chargedByHandler(c) {
+		err = s.charge(c, 1)
+	}
 	if err == nil {
 		err = c.Next()
 	}
 	if r := state(c); r.charged {
 		setRateLimitHeaders(&c.Response().Header, r.decision)
+	}
+	return err
+}
+
+// chargedByHandler reports whether the request's handler charges the rate limit itself: the
+// GraphQL endpoint (its other methods only get a 405, charged here).
+func chargedByHandler(c *fiber.Ctx) bool {
+	m := c.Method()
+	return c.Path() == "/graphql" && (m == fiber.MethodPost || m == fiber.MethodGet)
+}
+
+// chargeArrival charges a GraphQL request its arrival token before any work on it, and answers
+// refused (429) when that fails. Otherwise it returns err, the answer the request already had.
+func (s *Server) chargeArrival(c *fiber.Ctx, err error) error {
+	if s.deps.RateLimit == nil {
+		return err
+	}
+	if cerr := s.charge(c, 1); cerr != nil {
+		return cerr
 	}
 	return err
 }
@@ -60,6 +83,15 @@ func (s *Server) chargeCost(c *fiber.Ctx, cost int) error {
 		return nil
 	}
 	return s.charge(c, cost-1)
+}
+
+// chargeWhole charges a remembered operation its whole cost at once (at least the one token of
+// its arrival).
+func (s *Server) chargeWhole(c *fiber.Ctx, cost int) error {
+	if s.deps.RateLimit == nil {
+		return nil
+	}
+	return s.charge(c, max(cost, 1))
 }
 
 // charge spends cost tokens of the caller's limit: per user or API key when authenticated (admins

@@ -128,7 +128,7 @@ func (s *Server) restFill(rt restRoute, q url.Values) func(ctx context.Context) 
 // rest serves one REST route through the response cache.
 func (s *Server) rest(rt restRoute) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if e, ok := s.memo.get(c, fiber.MIMEApplicationJSON, time.Now()); ok {
+		if e, ok := s.memo.get(c, fiber.MIMEApplicationJSON, state(c).start); ok {
 			return s.writeResult(c, fiber.MIMEApplicationJSON, e.answer)
 		}
 		ctx := s.requestContext(c)

@@ -284,15 +284,17 @@ func (s *Server) writeResult(c *fiber.Ctx, media string, r result) error {
 	if r.retryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, ceilSeconds(r.retryAfter))))
 	}
+	// writeResult is the only writer of X-Cache, Cache-Control and ETag on a single operation's
+	// answer, once (addHeader).
 	if r.xCache != "" {
-		c.Set("X-Cache", r.xCache)
+		addHeader(c, headerXCache, r.xCache)
 	}
 	if r.cacheControl != "" {
-		c.Set(fiber.HeaderCacheControl, r.cacheControl)
+		addHeader(c, headerCacheControl, r.cacheControl)
 	}
 	setVary(c, r.private)
 	if r.etag != "" {
-		c.Set(fiber.HeaderETag, r.etag)
+		addHeader(c, headerETag, r.etag)
 		if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatches(inm, r.etag) {
 			return c.SendStatus(fiber.StatusNotModified)
 		}

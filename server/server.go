@@ -106,6 +106,8 @@ type Server struct {
 	app    *fiber.App
 	hammer hammering // rate-limit rejections per address, for escalation
 	addrs  addrTexts // client address texts (clientIP)
+	// realPaths are the paths of the routes registered before the honeypot traps (trapPath).
+	realPaths map[string]bool
 
 	memo        *memo       // exact-request answers for anonymous repeats; nil without a cache
 	metricCache sync.Map    // routeKey -> routeMetric
