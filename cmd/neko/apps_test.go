@@ -11,13 +11,15 @@ import (
 
 // serveApp starts a whole program of its own for one test: env over test defaults (its own
 // embedded database under a temp dir unless MONGODB_URI is given, generous rate limits because
-// every request comes from loopback, a short shutdown), served until the test ends. It returns
-// the App and its base URL.
+// every request comes from loopback), served until the test ends, when it must close cleanly.
+// It returns the App and its base URL. The shutdown budget is the default's: tests that flood the
+// embedded database leave aggregations that FerretDB finishes even after their clients gave up,
+// and on a loaded machine those outlast a short budget (the server itself drains at once).
 func serveApp(t *testing.T, env map[string]string) (*App, string) {
 	t.Helper()
 	all := map[string]string{
 		"PORT": "0", "NEKO_DATA_DIR": t.TempDir(), "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword,
-		"NEKO_LOG_LEVEL": "error", "NEKO_SHUTDOWN_TIMEOUT": "5s",
+		"NEKO_LOG_LEVEL": "error", "NEKO_SHUTDOWN_TIMEOUT": "20s",
 		"NEKO_RATE_ANONYMOUS": "100000/1000000", "NEKO_RATE_USER": "100000/1000000",
 	}
 	maps.Copy(all, env)
