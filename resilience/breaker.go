@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -13,6 +14,26 @@ import (
 // gobreaker's own error) when a Breaker refuses a call: it is open, or it is
 // half-open and its probes are already in flight.
 var ErrBreakerOpen = errors.New("resilience: circuit breaker open")
+
+// OpenError is the error of a call the Breaker refused. It wraps ErrBreakerOpen and gobreaker's
+// own error, and tells when the breaker will let a probe through again, for a Retry-After.
+type OpenError struct {
+	Name string // the breaker's name
+	// RetryAfter is how long until the breaker half-opens (at least 1 s when it is half-open and
+	// its probes are in flight: their outcome decides in about a call's time).
+	RetryAfter time.Duration
+	cause      error // gobreaker's error
+}
+
+func (e *OpenError) Error() string {
+	return fmt.Sprintf("breaker %q: %v: %v", e.Name, ErrBreakerOpen, e.cause)
+}
+
+// Unwrap makes errors.Is hold for ErrBreakerOpen and for gobreaker's error.
+func (e *OpenError) Unwrap() []error { return []error{ErrBreakerOpen, e.cause} }
+
+// RetryIn is the wait the caller should advertise (an HTTP Retry-After).
+func (e *OpenError) RetryIn() time.Duration { return e.RetryAfter }
 
 // State is a Breaker's state. Its numeric value is the value exported on the
 // neko_breaker_state{dependency} gauge: 0 closed, 1 half-open, 2 open.
@@ -76,8 +97,11 @@ type BreakerConfig struct {
 //
 // A Breaker is safe for concurrent use.
 type Breaker struct {
-	name string
-	cb   *gobreaker.TwoStepCircuitBreaker[struct{}]
+	name    string
+	cb      *gobreaker.TwoStepCircuitBreaker[struct{}]
+	timeout time.Duration
+	now     func() time.Time
+	opened  atomic.Int64 // when the breaker last opened, Unix nanoseconds
 }
 
 // errCallerGone marks, for gobreaker's IsExcluded, an outcome caused by the
@@ -119,10 +143,18 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
 		IsExcluded:  func(err error) bool { return err == errCallerGone },
 	}
-	if f := cfg.OnStateChange; f != nil {
-		st.OnStateChange = func(name string, from, to gobreaker.State) { f(name, fromGobreaker(from), fromGobreaker(to)) }
+	b := &Breaker{name: cfg.Name, timeout: cfg.Timeout, now: time.Now}
+	f := cfg.OnStateChange
+	st.OnStateChange = func(name string, from, to gobreaker.State) {
+		if to == gobreaker.StateOpen {
+			b.opened.Store(b.now().UnixNano())
+		}
+		if f != nil {
+			f(name, fromGobreaker(from), fromGobreaker(to))
+		}
 	}
-	return &Breaker{name: cfg.Name, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](st)}, nil
+	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](st)
+	return b, nil
 }
 
 // Name returns the breaker's name.
@@ -161,7 +193,12 @@ func (b *Breaker) allow(ctx context.Context) (func(error), error) {
 	}
 	done, err := b.cb.Allow()
 	if err != nil {
-		return nil, fmt.Errorf("breaker %q: %w: %w", b.name, ErrBreakerOpen, err)
+		retry := time.Second // half-open with its probes in flight
+		if errors.Is(err, gobreaker.ErrOpenState) {
+			left := b.timeout - b.now().Sub(time.Unix(0, b.opened.Load()))
+			retry = min(max(left, time.Second), b.timeout)
+		}
+		return nil, &OpenError{Name: b.name, RetryAfter: retry, cause: err}
 	}
 	return done, nil
 }

@@ -278,3 +278,26 @@ func mustBreaker(tb testing.TB, cfg BreakerConfig) *Breaker {
 	}
 	return b
 }
+
+// A refused call says when the breaker will let a probe through: the rest of its open Timeout.
+func TestBreakerOpenErrorRetryAfter(t *testing.T) {
+	b, err := NewBreaker(BreakerConfig{Name: "db", Timeout: 10 * time.Second, ConsecutiveFailures: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	b.now = func() time.Time { return now }
+	failing := errors.New("down")
+	if err := b.Do(context.Background(), func(context.Context) error { return failing }); !errors.Is(err, failing) {
+		t.Fatalf("first call: %v", err)
+	}
+	now = now.Add(3 * time.Second)
+	err = b.Do(context.Background(), func(context.Context) error { return nil })
+	var open *OpenError
+	if !errors.As(err, &open) || !errors.Is(err, ErrBreakerOpen) {
+		t.Fatalf("call on an open breaker: %v, want an *OpenError wrapping ErrBreakerOpen", err)
+	}
+	if open.RetryIn() != 7*time.Second || open.Name != "db" {
+		t.Fatalf("OpenError %+v, want RetryAfter 7s for db", open)
+	}
+}

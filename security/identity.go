@@ -89,6 +89,9 @@ type ThrottledError struct{ RetryAfter time.Duration }
 
 func (e *ThrottledError) Error() string { return ErrLoginThrottled.Error() }
 
+// RetryIn is the wait the caller should advertise (an HTTP Retry-After).
+func (e *ThrottledError) RetryIn() time.Duration { return e.RetryAfter }
+
 // Unwrap makes errors.Is(err, ErrLoginThrottled) hold.
 func (e *ThrottledError) Unwrap() error { return ErrLoginThrottled }
 

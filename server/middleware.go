@@ -3,9 +3,11 @@ package server
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -90,8 +92,10 @@ func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
 
 // observe records neko_http_requests_total and neko_http_request_duration_seconds by route
 // pattern (never the raw path, which would let clients create unbounded label values).
+//
+// It runs before load shedding so that shed requests are counted too.
 func (s *Server) observe(c *fiber.Ctx) error {
-	start := time.Now()
+	start := state(c).start
 	err := c.Next()
 	if err != nil {
 		// Let the error handler write the response now so that the status we record is final.
@@ -100,12 +104,22 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		}
 		err = nil
 	}
-	route := c.Route().Path
-	if c.Response().StatusCode() == fiber.StatusNotFound && route == "/" {
-		route = "unmatched"
-	}
-	s.routeMetrics(route, c.Response().StatusCode()).observe(time.Since(start))
+	s.routeMetrics(routeLabel(c), c.Response().StatusCode()).observe(time.Since(start))
 	return err
+}
+
+// routeLabel names the route that answered a request, for metrics and span names: its pattern,
+// "unmatched" for a path no route serves (404), and "refused" for a request a middleware
+// answered before routing (shed, blocked, rate limited, bad credentials). Never the raw path.
+func routeLabel(c *fiber.Ctx) string {
+	route := c.Route().Path
+	if route != "/" { // no route serves "/" itself: it is the middlewares' pattern
+		return route
+	}
+	if c.Response().StatusCode() == fiber.StatusNotFound {
+		return "unmatched"
+	}
+	return "refused"
 }
 
 // commonHeaders sets the headers every response carries.
@@ -144,8 +158,13 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if status >= 500 {
 		s.deps.Logger.ErrorContext(s.requestContext(c), "request failed", "request_id", state(c).id, "path", c.Path(), "err", err)
 	}
-	if status == fiber.StatusServiceUnavailable || status == fiber.StatusTooManyRequests && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
-		c.Set(fiber.HeaderRetryAfter, "1")
+	if (status == fiber.StatusServiceUnavailable || status == fiber.StatusTooManyRequests) && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
+		retry := time.Second
+		var h retryHint
+		if errors.As(err, &h) {
+			retry = max(retry, h.RetryIn())
+		}
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(ceilSeconds(retry)))
 	}
 	var ext map[string]any
 	if he, ok := err.(*httpError); ok {

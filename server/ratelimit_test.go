@@ -1,12 +1,18 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/valyala/fasthttp"
 
+	"github.com/neko-defense/neko/graphql"
 	"github.com/neko-defense/neko/resilience"
 )
 
@@ -49,5 +55,68 @@ func TestGraphQLRateLimitCharges(t *testing.T) {
 		if status, remaining := send(step.body); status != step.status || remaining != step.remaining {
 			t.Fatalf("request %d: status %d remaining %d, want %d and %d", i, status, remaining, step.status, step.remaining)
 		}
+	}
+}
+
+// A 503 from an open circuit breaker tells the client when the breaker will probe again, both as
+// a request error (handleError) and inside a GraphQL response (retryAfterOf).
+func TestRetryAfterFollowsTheBreaker(t *testing.T) {
+	s, _ := newBenchServer(t, false)
+	b, err := resilience.NewBreaker(resilience.BreakerConfig{Name: "mongodb", Timeout: 30 * time.Second, ConsecutiveFailures: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Do(context.Background(), func(context.Context) error { return errors.New("down") })
+	refused := b.Do(context.Background(), func(context.Context) error { return nil })
+	if !errors.Is(refused, resilience.ErrBreakerOpen) {
+		t.Fatalf("breaker did not refuse: %v", refused)
+	}
+	c := s.app.AcquireCtx(&fasthttp.RequestCtx{})
+	defer s.app.ReleaseCtx(c)
+	if err := s.handleError(c, fmt.Errorf("load actors: %w", refused)); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(c.Response().Header.Peek("Retry-After")); c.Response().StatusCode() != 503 || (got != "30" && got != "29") {
+		t.Fatalf("handleError: status %d Retry-After %q, want 503 and 30", c.Response().StatusCode(), got)
+	}
+	fieldErr := &graphql.Error{Message: "unavailable", Err: refused}
+	if got := retryAfterOf([]*graphql.Error{{Message: "other"}, fieldErr}); got < 29*time.Second || got > 30*time.Second {
+		t.Fatalf("retryAfterOf = %v, want ~30s", got)
+	}
+}
+
+// A request shed under overload is counted in neko_http_requests_total like any other, under the
+// route "refused"; an unknown path under "unmatched".
+func TestShedRequestsAreCounted(t *testing.T) {
+	s, _ := newBenchServer(t, false)
+	shedder, err := resilience.NewShedder(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.deps.Shedder = shedder
+	release, ok := shedder.Acquire() // the one slot is taken
+	if !ok {
+		t.Fatal("could not take the slot")
+	}
+	serve := func(path string) int {
+		var ctx fasthttp.RequestCtx
+		var req fasthttp.Request
+		req.SetRequestURI(path)
+		ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(198, 51, 100, 8), Port: 40000}, nil)
+		s.app.Handler()(&ctx)
+		return ctx.Response.StatusCode()
+	}
+	if status := serve("/api/stats"); status != 503 {
+		t.Fatalf("with no slot free: status %d, want 503", status)
+	}
+	if got := testutil.ToFloat64(s.deps.Metrics.HTTPRequests.WithLabelValues("refused", "503")); got != 1 {
+		t.Fatalf(`neko_http_requests_total{route="refused",status="503"} = %v, want 1`, got)
+	}
+	release()
+	if status := serve("/no/such/path"); status != 404 {
+		t.Fatalf("unknown path: status %d, want 404", status)
+	}
+	if got := testutil.ToFloat64(s.deps.Metrics.HTTPRequests.WithLabelValues("unmatched", "404")); got != 1 {
+		t.Fatalf(`neko_http_requests_total{route="unmatched",status="404"} = %v, want 1`, got)
 	}
 }

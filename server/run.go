@@ -109,15 +109,21 @@ func (s *Server) executeOnce(ctx context.Context, op *graphql.Operation) result 
 		cacheControl: "no-store", retryAfter: retryAfterOf(resp.Errors)}
 }
 
+// retryHint is an error that knows when trying again makes sense: a throttled login
+// (security.ThrottledError) or an open circuit breaker (resilience.OpenError).
+type retryHint interface {
+	RetryIn() time.Duration
+}
+
 // retryAfterOf is the longest wait a field error asks for: a throttled login answers with a
-// RATE_LIMITED field error, and the client should learn when to try again from Retry-After as it
-// would from any 429.
+// RATE_LIMITED field error, an open breaker with SERVICE_UNAVAILABLE, and the client should learn
+// when to try again from Retry-After as it would from any 429 or 503.
 func retryAfterOf(errs []*graphql.Error) time.Duration {
 	var wait time.Duration
 	for _, e := range errs {
-		var te *security.ThrottledError
-		if errors.As(e, &te) {
-			wait = max(wait, te.RetryAfter)
+		var h retryHint
+		if errors.As(e, &h) {
+			wait = max(wait, h.RetryIn())
 		}
 	}
 	return wait

@@ -67,11 +67,8 @@ func (s *Server) trace(c *fiber.Ctx) error {
 	if !span.IsRecording() {
 		return err
 	}
-	route := c.Route().Path
+	route := routeLabel(c)
 	status := c.Response().StatusCode()
-	if status == fiber.StatusNotFound && route == "/" {
-		route = "unmatched"
-	}
 	span.SetName(method + " " + route)
 	span.SetAttributes(
 		attribute.String("http.request.method", method),

@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
 	"github.com/neko-defense/neko/cache"
 	"github.com/neko-defense/neko/graphql"
 	"github.com/neko-defense/neko/security"
@@ -96,13 +99,28 @@ func (w *warmer) interval() time.Duration {
 }
 
 // pass looks every warm answer up once through the cache.
-func (w *warmer) pass(ctx context.Context) error {
+//
+// A pass is one trace when tracing is on: a root "cache.warm" span with the pass's lookups
+// (and the refreshes they start) below it, rather than one root trace per lookup.
+func (w *warmer) pass(ctx context.Context) (err error) {
+	ctx, span := w.s.startSpan(ctx, "cache.warm")
+	lookups := 0
+	defer func() {
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int("neko.warm.lookups", lookups))
+			if err != nil {
+				span.SetStatus(codes.Error, err.Error())
+			}
+		}
+		span.End()
+	}()
 	var errs []error
 	for _, rt := range w.s.restTable {
 		for _, q := range warmParams(rt.path) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			lookups++
 			if err := w.rest(ctx, rt, q); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", rt.path, err))
 			}
@@ -112,6 +130,7 @@ func (w *warmer) pass(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		lookups++
 		if err := w.graphql(ctx, q); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", q.Name, err))
 		}

@@ -156,3 +156,27 @@ func TestConfigRegionsAndTracing(t *testing.T) {
 		})
 	}
 }
+
+// TestTracingGroupsWarmPasses: with warming on, each pass of the warmer is one trace, a root
+// "cache.warm" span over its lookups, instead of a root trace per lookup.
+func TestTracingGroupsWarmPasses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a second server and warms it")
+	}
+	collector := &otlpCollector{}
+	otlp := httptest.NewServer(collector)
+	defer otlp.Close()
+	app, base := serveApp(t, map[string]string{
+		"NEKO_WARM": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL, "OTEL_TRACES_SAMPLER_ARG": "1",
+	})
+	waitReadyAt(t, base)                // the first pass is done
+	if err := app.Close(); err != nil { // flushes the spans
+		t.Fatal(err)
+	}
+	exported := collector.all()
+	for _, want := range [][]byte{[]byte("cache.warm"), []byte("neko.warm.lookups"), []byte("cache.lookup"), []byte("mongodb ")} {
+		if !bytes.Contains(exported, want) {
+			t.Errorf("exported spans (%d bytes) lack %q", len(exported), want)
+		}
+	}
+}
