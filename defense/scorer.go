@@ -8,8 +8,9 @@ import (
 	"math/bits"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/neko-defense/neko/internal/slotcache"
 )
 
 // Action is what a Verdict asks the caller to do with a request.
@@ -193,10 +194,10 @@ type Scorer struct {
 	shards []scorerShard
 	// The rules on the user agent and the path are pure functions of their
 	// text, which repeats: a TV monitor or a dashboard sends the same few.
-	uas   textMemo[uaResult]
-	paths textMemo[flags]
+	uas   *slotcache.Cache[string, uaResult]
+	paths *slotcache.Cache[string, flags]
 	// reasonLists are the Verdict.Reasons of recent rule-hit combinations (reasons).
-	reasonLists [reasonSlots]atomic.Pointer[reasonList]
+	reasonLists *slotcache.Cache[reasonKey, []string]
 }
 
 type uaResult struct {
@@ -232,7 +233,9 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 	if cfg.MaxTracked < 64*scorerShards {
 		n = 1 // small limits: one exact LRU
 	}
-	s := &Scorer{cfg: cfg, seed: maphash.MakeSeed(), shards: make([]scorerShard, n)}
+	s := &Scorer{cfg: cfg, seed: maphash.MakeSeed(), shards: make([]scorerShard, n),
+		uas: slotcache.New[string, uaResult](memoSlots), paths: slotcache.New[string, flags](memoSlots),
+		reasonLists: slotcache.New[reasonKey, []string](reasonSlots)}
 	per := (cfg.MaxTracked + n - 1) / n
 	for i := range s.shards {
 		s.shards[i] = scorerShard{idx: make(map[string]int32), limit: per, head: -1, tail: -1}
@@ -303,9 +306,9 @@ func (s *Scorer) Score(r RequestInfo) Verdict {
 		now = time.Now()
 	}
 	ua := r.UserAgent
-	u := s.uas.get(s.seed, ua, func(ua string) uaResult { f, tool := uaFlags(ua); return uaResult{f, tool} })
+	u := memoized(s.uas, ua, func(ua string) uaResult { f, tool := uaFlags(ua); return uaResult{f, tool} })
 	f, tool := u.f, u.tool
-	f |= s.paths.get(s.seed, r.Path, pathFlags)
+	f |= memoized(s.paths, r.Path, pathFlags)
 	if r.PayloadSize > maxPayload {
 		f |= fLargePayload
 	}
@@ -340,9 +343,8 @@ func (s *Scorer) Score(r RequestInfo) Verdict {
 // are shared between verdicts with the same hits and must not be modified: the same few
 // combinations repeat (a busy client's rate flag), so each is built once.
 func (s *Scorer) reasons(f flags, tool int) []string {
-	slot := &s.reasonLists[(uint64(f)*31+uint64(tool))%reasonSlots]
-	if e := slot.Load(); e != nil && e.f == f && e.tool == tool {
-		return e.reasons
+	if out, ok := s.reasonLists.Get(reasonKey{f, tool}); ok {
+		return out
 	}
 	out := make([]string, 0, bits.OnesCount32(uint32(f)))
 	for i := range numFlags {
@@ -355,17 +357,14 @@ func (s *Scorer) reasons(f flags, tool int) []string {
 		}
 		out = append(out, flagReason[i])
 	}
-	slot.Store(&reasonList{f: f, tool: tool, reasons: out})
+	s.reasonLists.Put(reasonKey{f, tool}, out)
 	return out
 }
 
-type reasonList struct {
-	f       flags
-	tool    int
-	reasons []string
+type reasonKey struct {
+	f    flags
+	tool int
 }
-
-const reasonSlots = 256
 
 func categoryOf(f flags) string {
 	switch {
@@ -822,32 +821,22 @@ func (sh *scorerShard) pushFront(i int32) {
 	}
 }
 
-// textMemo remembers a pure function's result for recently seen texts in a fixed number of
-// direct-mapped slots: bounded memory, no lock (each slot is an atomic pointer to an immutable
-// entry), and a miss, or a text too long to keep, simply recomputes.
-type textMemo[V any] struct {
-	slots [textMemoSlots]atomic.Pointer[textMemoEntry[V]]
-}
-
-type textMemoEntry[V any] struct {
-	text string
-	v    V
-}
-
-const (
-	textMemoSlots   = 1024
-	textMemoMaxText = 512
-)
-
-func (m *textMemo[V]) get(seed maphash.Seed, text string, compute func(string) V) V {
-	slot := &m.slots[maphash.String(seed, text)%textMemoSlots]
-	if e := slot.Load(); e != nil && e.text == text {
-		return e.v
+// memoized returns compute(text) through c: the rules on the user agent and on the path are pure
+// functions of their text. A text longer than memoMaxText is computed every time rather than kept.
+func memoized[V any](c *slotcache.Cache[string, V], text string, compute func(string) V) V {
+	if v, ok := c.Get(text); ok {
+		return v
 	}
 	v := compute(text)
-	if len(text) <= textMemoMaxText {
-		// The caller's text may alias a buffer reused after the request.
-		slot.Store(&textMemoEntry[V]{text: strings.Clone(text), v: v})
+	if len(text) <= memoMaxText {
+		c.Put(strings.Clone(text), v) // the caller's text may alias a buffer reused after the request
 	}
 	return v
 }
+
+// Sizes of the scorer's memos.
+const (
+	memoSlots   = 1024
+	memoMaxText = 512
+	reasonSlots = 256
+)

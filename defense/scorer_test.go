@@ -2,7 +2,6 @@ package defense
 
 import (
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/neko-defense/neko/internal/slotcache"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
@@ -363,16 +364,15 @@ func BenchmarkScoreHostile(b *testing.B) {
 // The memoized user-agent and path rules answer exactly what computing them answers, for texts
 // seen before, texts sharing a slot, and texts too long to keep.
 func TestScoreTextMemo(t *testing.T) {
-	var m textMemo[flags]
-	seed := maphash.MakeSeed()
-	long := "/" + strings.Repeat("a", textMemoMaxText) + "/.env"
+	m := slotcache.New[string, flags](memoSlots)
+	long := "/" + strings.Repeat("a", memoMaxText) + "/.env"
 	texts := []string{"/", "/.env", "/api/x?q=union+select+a+from+b", long}
-	for i := range 3 * textMemoSlots { // more texts than slots: collisions must recompute
+	for i := range 3 * memoSlots { // more texts than slots: collisions must recompute
 		texts = append(texts, "/api/threat-actors/"+strconv.Itoa(i))
 	}
 	for round := range 2 {
 		for _, text := range texts {
-			if got, want := m.get(seed, text, pathFlags), pathFlags(text); got != want {
+			if got, want := memoized(m, text, pathFlags), pathFlags(text); got != want {
 				t.Fatalf("round %d: %q: memo %b, computed %b", round, text, got, want)
 			}
 		}

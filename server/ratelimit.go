@@ -1,12 +1,10 @@
 package server
 
 import (
-	"hash/maphash"
 	"math"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -101,12 +99,12 @@ func (s *Server) charge(c *fiber.Ctx, cost int) error {
 	r := state(c)
 	if r.limitKey == "" {
 		id := r.identity
-		r.limitKey, r.limit = s.addrs.limitKey(s.clientIP(c)), rl.Anonymous
+		r.limitKey, r.limit = s.client(c).limitKey, rl.Anonymous
 		switch {
 		case id.Role >= security.RoleAdmin:
-			r.limitKey, r.limit = "user:"+id.Username, rl.Admin
+			r.limitKey, r.limit = s.userLimitKey(id.Username), rl.Admin
 		case id.Authenticated():
-			r.limitKey, r.limit = "user:"+id.Username, rl.Authenticated
+			r.limitKey, r.limit = s.userLimitKey(id.Username), rl.Authenticated
 		}
 	}
 	d := rl.Limiter.Allow(r.limitKey, r.limit, cost)
@@ -120,6 +118,16 @@ func (s *Server) charge(c *fiber.Ctx, cost int) error {
 			extensions: map[string]any{"retryAfterSeconds": retry, "cost": cost}}
 	}
 	return nil
+}
+
+// userLimitKey is the rate-limit key of a user or API key, made once per name (Server.userKeys).
+func (s *Server) userLimitKey(name string) string {
+	if k, ok := s.userKeys.Get(name); ok {
+		return k
+	}
+	k := "user:" + name
+	s.userKeys.Put(name, k)
+	return k
 }
 
 // The RateLimit-* header names.
@@ -145,73 +153,54 @@ func ceilSeconds(d time.Duration) int {
 // clientIP is the caller's address: the socket peer, or, when the peer is a trusted proxy
 // (Fly's edge), the address it reports in Fly-Client-IP or the first X-Forwarded-For entry.
 // Headers from untrusted peers are ignored: anyone can send them.
-func (s *Server) clientIP(c *fiber.Ctx) string {
-	// Several middlewares ask; parse once per request.
-	r := state(c)
-	if r.ip == "" {
-		r.ip = s.parseClientIP(c)
-	}
-	return r.ip
+func (s *Server) clientIP(c *fiber.Ctx) string { return s.client(c).text }
+
+// clientAddr is a client address's text and its key in the rate limit, made once per address
+// (Server.addrs): the same clients come back on every request, and formatting allocates.
+type clientAddr struct {
+	text, limitKey string
 }
 
-func (s *Server) parseClientIP(c *fiber.Ctx) string {
+// client returns the caller's address, resolved once per request.
+func (s *Server) client(c *fiber.Ctx) *clientAddr {
+	r := state(c)
+	if r.addr == nil {
+		r.addr = s.resolveClient(c)
+	}
+	return r.addr
+}
+
+func (s *Server) resolveClient(c *fiber.Ctx) *clientAddr {
 	peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
 	if !ok {
-		return c.Context().RemoteIP().String()
+		text := c.Context().RemoteIP().String()
+		return &clientAddr{text: text, limitKey: "ip:" + text}
 	}
 	peer = peer.Unmap()
-	if !s.trusted(peer) {
-		return s.addrs.text(peer)
-	}
-	if v := strings.TrimSpace(c.Get("Fly-Client-IP")); v != "" {
-		if a, err := netip.ParseAddr(v); err == nil {
-			return s.addrs.text(a.Unmap())
+	if s.trusted(peer) {
+		if v := strings.TrimSpace(c.Get("Fly-Client-IP")); v != "" {
+			if a, err := netip.ParseAddr(v); err == nil {
+				return s.addrOf(a.Unmap())
+			}
+		}
+		if v := c.Get(fiber.HeaderXForwardedFor); v != "" {
+			first, _, _ := strings.Cut(v, ",")
+			if a, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
+				return s.addrOf(a.Unmap())
+			}
 		}
 	}
-	if v := c.Get(fiber.HeaderXForwardedFor); v != "" {
-		first, _, _ := strings.Cut(v, ",")
-		if a, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
-			return s.addrs.text(a.Unmap())
-		}
-	}
-	return s.addrs.text(peer)
+	return s.addrOf(peer)
 }
 
-// addrTexts remembers the text of recently seen client addresses in a fixed number of
-// direct-mapped slots (bounded memory, no lock): the same clients come back on every request,
-// and formatting an address allocates.
-type addrTexts struct {
-	seed  maphash.Seed
-	slots [addrTextSlots]atomic.Pointer[addrText]
-}
-
-type addrText struct {
-	addr     netip.Addr
-	text     string
-	limitKey string // the address's key in the rate limit
-}
-
-const addrTextSlots = 4096
-
-func (t *addrTexts) text(a netip.Addr) string {
-	slot := &t.slots[maphash.Comparable(t.seed, a)%addrTextSlots]
-	if e := slot.Load(); e != nil && e.addr == a {
-		return e.text
+func (s *Server) addrOf(a netip.Addr) *clientAddr {
+	if e, ok := s.addrs.Get(a); ok {
+		return e
 	}
 	text := a.String()
-	e := &addrText{addr: a, text: text, limitKey: "ip:" + text}
-	slot.Store(e)
-	return e.text
-}
-
-// limitKey returns the rate-limit key of the client address text ip.
-func (t *addrTexts) limitKey(ip string) string {
-	if a, err := netip.ParseAddr(ip); err == nil {
-		if e := t.slots[maphash.Comparable(t.seed, a)%addrTextSlots].Load(); e != nil && e.text == ip {
-			return e.limitKey
-		}
-	}
-	return "ip:" + ip
+	e := &clientAddr{text: text, limitKey: "ip:" + text}
+	s.addrs.Put(a, e)
+	return e
 }
 
 func (s *Server) trusted(a netip.Addr) bool {

@@ -23,7 +23,7 @@ type request struct {
 	id       string            // X-Request-Id
 	idText   [24]byte          // a generated id's text (id points into it)
 	start    time.Time         // arrival; the context's deadline is start + RequestTimeout
-	ip       string            // the client address (clientIP), "" until asked
+	addr     *clientAddr       // the client address (client), nil until asked
 	identity security.Identity // set by authenticate
 	verdict  defense.Verdict   // threat scoring's verdict, for the trap handler
 

@@ -9,7 +9,6 @@ package server
 import (
 	"context"
 	"errors"
-	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -21,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/internal/slotcache"
 	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/resolvers"
 	"github.com/neko-defense/neko/security"
@@ -104,8 +104,10 @@ type Server struct {
 	cfg    Config
 	deps   Deps
 	app    *fiber.App
-	hammer hammering // rate-limit rejections per address, for escalation
-	addrs  addrTexts // client address texts (clientIP)
+	hammer hammering                                 // rate-limit rejections per address, for escalation
+	addrs  *slotcache.Cache[netip.Addr, *clientAddr] // recent client addresses (client)
+	// userKeys are the rate-limit keys of recent users and API keys (userLimitKey).
+	userKeys *slotcache.Cache[string, string]
 	// realPaths are the paths of the routes registered before the honeypot traps (trapPath).
 	realPaths map[string]bool
 
@@ -158,8 +160,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, deps: deps}
-	s.addrs.seed = maphash.MakeSeed()
+	s := &Server{cfg: cfg, deps: deps, addrs: slotcache.New[netip.Addr, *clientAddr](4096),
+		userKeys: slotcache.New[string, string](1024)}
 	if g, ok := deps.Cache.(interface{ Generation() uint64 }); ok {
 		s.memo = newMemo(g.Generation, deps.Metrics.CacheLookups.WithLabelValues("memo", "hit").Inc)
 	}
