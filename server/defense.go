@@ -80,7 +80,8 @@ func (s *Server) requestInfo(c *fiber.Ctx, ip string, now time.Time) defense.Req
 		size = int64(len(c.Request().Body()))
 	}
 	return defense.RequestInfo{
-		IP: ip, Method: c.Method(), Path: c.OriginalURL(), UserAgent: utils.UnsafeString(h.UserAgent()), // the scorer copies what it keeps
+		// The strings alias fasthttp's buffers: the scorer copies what it keeps.
+		IP: ip, Method: c.Method(), Path: c.OriginalURL(), UserAgent: utils.UnsafeString(h.UserAgent()),
 		Headers: present, HeaderCount: count, PayloadSize: size,
 		Authenticated: state(c).identity.Authenticated(), Now: now,
 	}

@@ -12,10 +12,11 @@ import (
 )
 
 // memo remembers the exact answer the full pipeline gave to a request: the same method, path,
-// query string, body, Content-Type, response media type and credential headers get the same bytes for as long as the
-// cached answer behind them is fresh and nothing has been invalidated. It exists for the polling clients (TV monitors, public dashboards) that send the
-// same request over and over: a repeat skips JSON decoding, prepare, the cache key and the tiered
-// lookup. Every defense still runs before it (block list, rate limit, threat scoring).
+// query string, body, Content-Type, response media type and credential headers get the same
+// bytes for as long as the cached answer behind them is fresh and nothing has been invalidated.
+// It exists for the polling clients (TV monitors, public dashboards) that send the same request
+// over and over: a repeat skips JSON decoding, prepare, the cache key and the tiered lookup.
+// Every defense still runs before it (block list, rate limit, threat scoring).
 //
 // It is safe because an entry is only written from a fresh (HIT or MISS) cacheable answer of the
 // full pipeline, matched on the whole request (a hash finds the slot, byte comparison decides),

@@ -32,11 +32,12 @@ func exemptFromLimits(path string) bool {
 	return path == "/health" || path == "/ready" || path == "/metrics"
 }
 
-// rateLimit charges every request one token on arrival; GraphQL operations are charged the rest
-// of their computed cost after prepare (chargeCost). GraphQL requests are charged by the GraphQL
-// handler itself (chargeArrival), so that a repeat answered from the memo, whose cost is known
-// up front, is charged once. Every response carries the RateLimit-* headers of the request's
-// last decision; a refused request gets 429 with Retry-After and RATE_LIMITED.
+// rateLimit charges every request one token on arrival, except GraphQL requests, which the
+// GraphQL handler charges itself: its arrival token before any work (chargeArrival) and then the
+// rest of the operation's computed cost after prepare (chargeCost), or, for a repeat answered
+// from the memo, whose cost is known up front, the whole cost at once (chargeWhole). Every
+// response carries the RateLimit-* headers of the request's last decision; a refused request
+// gets 429 with Retry-After and RATE_LIMITED.
 func (s *Server) rateLimit(c *fiber.Ctx) error {
 	if s.deps.RateLimit == nil || exemptFromLimits(c.Path()) {
 		return c.Next()

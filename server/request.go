@@ -16,9 +16,9 @@ import (
 // lookups. The first middleware (requestID) creates it and releases what it holds when the
 // request is done.
 //
-// The request's context.Context is built lazily (requestContext): a deadline timer, the client address
-// and the identity cost several allocations, and a request answered from the memo never needs
-// them. The deadline still counts from the request's arrival.
+// The request's context.Context is built lazily (requestContext): a deadline timer, the client
+// address and the identity cost several allocations, and a request answered from the memo never
+// needs them. The deadline still counts from the request's arrival.
 type request struct {
 	id       string            // X-Request-Id
 	idText   [24]byte          // a generated id's text (id points into it)
@@ -28,7 +28,7 @@ type request struct {
 	verdict  defense.Verdict   // threat scoring's verdict, for the trap handler
 
 	// The rate limit: the key and tier of the caller, and the latest decision, whose RateLimit-*
-	// headers are written once when the request leaves limitRequests.
+	// headers are written once when the request leaves rateLimit.
 	limitKey string
 	limit    resilience.Limit
 	decision resilience.Decision
@@ -53,9 +53,9 @@ func state(c *fiber.Ctx) *request {
 	return r
 }
 
-// requestContext returns the request's context: a deadline of RequestTimeout from arrival, the client
-// address (login throttling, the audit log), the caller's identity and the server span. Built on
-// first use; done cancels it.
+// requestContext returns the request's context: a deadline of RequestTimeout from arrival, the
+// client address (login throttling, the audit log), the caller's identity and the server span.
+// Built on first use; done cancels it.
 func (s *Server) requestContext(c *fiber.Ctx) context.Context {
 	r := state(c)
 	if r.ctx != nil {
