@@ -96,6 +96,23 @@ func newBenchServer(b testing.TB, defended bool) (*Server, *security.Authenticat
 	return s, auth
 }
 
+// graphQLPost is a browser's POST /graphql of body, with a bearer token unless token is "".
+func graphQLPost(body, token string) *fasthttp.Request {
+	var req fasthttp.Request
+	req.SetRequestURI("/graphql")
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept-Language", "en")
+	req.Header.Set("Accept-Encoding", "gzip")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.SetBodyString(body)
+	return &req
+}
+
 // BenchmarkSecurityChain serves a cached GraphQL query (answered by the memo after the first
 // request) through the whole Fiber handler in-process, with every defense on (block list,
 // bearer-token authentication, rate limit, threat scoring) and with none, from a browser-like
@@ -133,20 +150,8 @@ func BenchmarkSecurityChain(b *testing.B) {
 					token, _ = auth.Issue(security.Identity{Username: "tv-monitor", Role: security.RoleViewer})
 				}
 			}
-			var req fasthttp.Request
-			req.SetRequestURI("/graphql")
-			req.Header.SetMethod(fasthttp.MethodPost)
-			req.Header.SetContentType("application/json")
-			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36")
-			req.Header.Set("Accept", "application/json")
-			req.Header.Set("Accept-Language", "en")
-			req.Header.Set("Accept-Encoding", "gzip")
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			req.SetBodyString(query)
 			var ctx fasthttp.RequestCtx
-			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(203, 0, 113, 9), Port: 40000}, nil)
+			ctx.Init(graphQLPost(query, token), &net.TCPAddr{IP: net.IPv4(203, 0, 113, 9), Port: 40000}, nil)
 			serve := func() int {
 				ctx.ResetUserValues()
 				ctx.Response.Reset()

@@ -27,14 +27,7 @@ func TestGraphQLRateLimitCharges(t *testing.T) {
 	send := func(body string) (status, remaining int) {
 		t.Helper()
 		var ctx fasthttp.RequestCtx
-		var req fasthttp.Request
-		req.SetRequestURI("/graphql")
-		req.Header.SetMethod(fasthttp.MethodPost)
-		req.Header.SetContentType("application/json")
-		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
-		req.Header.Set("Accept", "application/json")
-		req.SetBodyString(body)
-		ctx.Init(&req, addr, nil)
+		ctx.Init(graphQLPost(body, ""), addr, nil)
 		handler(&ctx)
 		remaining, _ = strconv.Atoi(string(ctx.Response.Header.Peek("RateLimit-Remaining")))
 		return ctx.Response.StatusCode(), remaining

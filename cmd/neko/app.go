@@ -142,7 +142,7 @@ func (a *App) openStore(ctx context.Context) error {
 		MaxPoolSize: a.cfg.MongoMaxPool, MinPoolSize: a.cfg.MongoMinPool,
 		OperationTimeout: a.cfg.MongoTimeout, ReadPreference: a.cfg.MongoReadPreference,
 		DisableRetries: !a.cfg.MongoRetries, DisableMajorityWrites: !a.cfg.MongoMajority,
-		Guard:   a.guards.storeGuard(),
+		Guard:   a.guards.db,
 		Monitor: chainMonitors(mongo.OperationCounter(a.metrics.CountStoreOperation), storeSpans(a.tracing)),
 	}, a.logger)
 	if err != nil {

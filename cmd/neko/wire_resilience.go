@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/neko-defense/neko/resilience"
-	"github.com/neko-defense/neko/store/mongo"
 	"github.com/neko-defense/neko/telemetry"
 )
 
@@ -130,9 +129,6 @@ func newGuards(cfg Config, m *telemetry.Metrics, logger *slog.Logger) (*guards, 
 	return &guards{db: db, shedder: shedder}, nil
 }
 
-// storeGuard adapts the database guard to the store's Guard.
-func (g *guards) storeGuard() mongo.Guard { return storeGuard{g.db} }
-
 // ready composes the server's readiness: not while draining, not while the database's breaker
 // is open (a load balancer then sends traffic to instances that can reach their database), and
 // otherwise whatever check says.
@@ -164,27 +160,6 @@ func (g *guards) drain(ctx context.Context, delay time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-}
-
-// storeGuard is mongo.Guard over resilience.Database: the store's operation kinds are the
-// database's pools.
-type storeGuard struct{ db *resilience.Database }
-
-func (g storeGuard) Do(ctx context.Context, kind mongo.OpKind, fn func(ctx context.Context) error) error {
-	var pool resilience.PoolKind
-	switch kind {
-	case mongo.PointRead:
-		pool = resilience.PointRead
-	case mongo.ListRead:
-		pool = resilience.ListRead
-	case mongo.Aggregate:
-		pool = resilience.Aggregate
-	case mongo.Write:
-		pool = resilience.Write
-	default:
-		return fmt.Errorf("database guard: unknown operation kind %v", kind)
-	}
-	return g.db.Do(ctx, pool, fn)
 }
 
 // Drain begins a graceful shutdown: /ready answers 503 at once while the App keeps serving for

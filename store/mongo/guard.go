@@ -3,40 +3,27 @@ package mongo
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/neko-defense/neko/resilience"
 )
 
 // OpKind classifies one database round trip for a Guard, so that the caller
-// can give each kind its own bounded pool.
-type OpKind int
+// can give each kind its own bounded pool. The kinds are the database pools of
+// resilience.Database, which therefore is a Guard as it is.
+type OpKind = resilience.PoolKind
 
 // The kinds of round trip a Store makes.
 const (
-	PointRead OpKind = iota // single-document lookups (findOne)
-	ListRead                // finds returning many documents
-	Aggregate               // counts, aggregation pipelines, server statistics
-	Write                   // inserts, updates, replaces, deletes
+	PointRead = resilience.PointRead // single-document lookups (findOne)
+	ListRead  = resilience.ListRead  // finds returning many documents
+	Aggregate = resilience.Aggregate // counts, aggregation pipelines, server statistics
+	Write     = resilience.Write     // inserts, updates, replaces, deletes
 )
 
-// String returns the kind's name: "point_read", "list_read", "aggregate" or "write".
-func (k OpKind) String() string {
-	switch k {
-	case PointRead:
-		return "point_read"
-	case ListRead:
-		return "list_read"
-	case Aggregate:
-		return "aggregate"
-	case Write:
-		return "write"
-	}
-	return fmt.Sprintf("OpKind(%d)", int(k))
-}
-
 // Guard admits database round trips: typically a bulkhead per kind, a circuit
-// breaker and a per-call timeout (resilience.Database, adapted in cmd/neko).
+// breaker and a per-call timeout (resilience.Database).
 // Do runs fn, giving it the context it must use, or refuses with an error of
 // its own. When a Store has a Guard, the Guard's timeout bounds each round
 // trip and Config.OperationTimeout only backstops a whole method (see op).
