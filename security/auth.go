@@ -229,7 +229,8 @@ func (a *Authenticator) VerifyAPIKey(key string) (Identity, error) {
 }
 
 // Authenticate turns a request's credential headers into an identity; the HTTP layer calls it
-// with the raw values of the Authorization and X-API-Key headers ("" when absent).
+// with the raw values of the Authorization and X-API-Key headers ("" when absent). The values may
+// alias buffers reused after the call: whatever is kept of them is copied.
 //
 //   - "Authorization: Bearer neko_..." is an API key, any other bearer value a JWT.
 //   - "X-API-Key: neko_..." is an API key; it is read only when Authorization is absent.

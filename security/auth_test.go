@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
@@ -191,5 +192,35 @@ func TestVerifiedTokenCacheHonoursExpiry(t *testing.T) {
 	forged := tok[:len(tok)-1] + string(last)
 	if _, err := a.Verify(forged); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("altered token: err = %v", err)
+	}
+}
+
+// The HTTP layer passes header values that alias a buffer the server reuses for the next request
+// on the connection. A remembered token must not change identity when that buffer does: two
+// tokens of one length, verified in turn from the same buffer, each keep their own user.
+func TestVerifiedTokenSurvivesReusedBuffer(t *testing.T) {
+	a := newTestAuth(t, nil)
+	alice, err := a.Issue(Identity{Username: "alice", Role: RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobby, err := a.Issue(Identity{Username: "bobby", Role: RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alice) != len(bobby) {
+		t.Fatalf("test needs tokens of one length: %d and %d", len(alice), len(bobby))
+	}
+	buf := []byte(alice)
+	aliased := unsafe.String(&buf[0], len(buf)) // what fiber.Ctx.Get returns
+	if id, err := a.Verify(aliased); err != nil || id.Username != "alice" {
+		t.Fatalf("alice = %+v, %v", id, err)
+	}
+	copy(buf, bobby) // the next request on the connection
+	if id, err := a.Verify(aliased); err != nil || id.Username != "bobby" {
+		t.Fatalf("bobby = %+v, %v", id, err)
+	}
+	if id, err := a.Verify(alice); err != nil || id.Username != "alice" || id.Role != RoleViewer {
+		t.Fatalf("alice again = %+v, %v: a remembered token changed under the cache", id, err)
 	}
 }

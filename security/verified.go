@@ -1,6 +1,7 @@
 package security
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -40,7 +41,11 @@ func (v *verifiedTokens) get(token string, now time.Time) (Identity, bool) {
 	return e.id, true
 }
 
+// put remembers a verified token. It stores its own copy of the text: the caller's token may alias
+// a request buffer that the server reuses for the next request, and a key that changed under the
+// map would hand one caller's identity to another.
 func (v *verifiedTokens) put(token string, id Identity, notBefore, exp time.Time) {
+	token = strings.Clone(token)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if len(v.entries) >= v.max {

@@ -239,8 +239,13 @@ func cacheKey(op *graphql.Operation, pol resolvers.OperationPolicy, id security.
 	h.Write([]byte{0})
 	h.Write([]byte(pol.Requires.String()))
 	if pol.Private {
-		h.Write([]byte{0})
-		h.Write([]byte(id.Username))
+		// The whole identity, not only the name: two API keys may share a name with different
+		// roles, and a user whose role changed holds tokens of both roles until the old expires.
+		for _, part := range [...]string{id.Username, id.Role.String(), id.Language} {
+			binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+			h.Write(n[:])
+			h.Write([]byte(part))
+		}
 	}
 	var sum [sha256.Size]byte
 	return "gql:" + hex.EncodeToString(h.Sum(sum[:0]))

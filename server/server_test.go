@@ -77,6 +77,11 @@ func TestCacheKeyScopes(t *testing.T) {
 	if cacheKey(op, private, alice) == cacheKey(op, private, bob) {
 		t.Error("private answers must be keyed per user")
 	}
+	promoted := alice
+	promoted.Role = security.RoleAdmin
+	if cacheKey(op, private, alice) == cacheKey(op, private, promoted) {
+		t.Error("private answers must be keyed per identity: one name with two roles is two callers")
+	}
 	public := resolvers.OperationPolicy{MaxAge: time.Minute}
 	if cacheKey(op, public, alice) == cacheKey(op, shared, alice) {
 		t.Error("answers requiring different roles must not share a key")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -558,6 +559,67 @@ func TestRoleRequirementsFromSchema(t *testing.T) {
 				t.Fatalf("status %d code %q, want 200 %q: %s", res.Status, res.code(), c.code, res.RawBody)
 			}
 		})
+	}
+}
+
+// Every caller is answered as itself: tokens of one length sent at once by many users (the
+// server reuses request buffers between them), and one name holding two roles.
+func TestEachCallerIsItself(t *testing.T) {
+	auth, err := security.NewAuthenticator(security.AuthConfig{Secret: []byte(testSecret), AdminUsername: "x", AdminPassword: "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(name string, role security.Role) string {
+		tok, err := auth.Issue(security.Identity{Username: name, Role: role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	users := make([]string, 40)
+	toks := make([]string, len(users))
+	for i := range users {
+		users[i] = fmt.Sprintf("crowd-%02d", i)
+		toks[i] = issue(users[i], security.RoleViewer)
+	}
+	for round := range 3 {
+		var wg sync.WaitGroup
+		got := make([]string, len(users))
+		for i := range users {
+			wg.Go(func() {
+				body, _ := json.Marshal(map[string]any{"query": fmt.Sprintf("{ me r%d: me }", round)})
+				req, _ := http.NewRequest(http.MethodPost, baseURL+"/graphql", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+toks[i])
+				req.Header.Set("User-Agent", "neko-e2e/1.0 (test client)")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					got[i] = err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got[i] = string(b)
+			})
+		}
+		wg.Wait()
+		for i, g := range got {
+			if strings.Count(g, "as: "+users[i]+" (viewer)") != 2 {
+				t.Fatalf("round %d: %s got %s", round, users[i], g)
+			}
+		}
+	}
+
+	// One name, two roles (two API keys may share a name; a promoted user holds old tokens):
+	// the private answer of one is never the other's.
+	var me struct{ Me string }
+	mustData(t, issue("twin", security.RoleViewer), `{ me }`, nil, &me)
+	if !strings.Contains(me.Me, "twin (viewer)") {
+		t.Fatalf("viewer twin: %q", me.Me)
+	}
+	mustData(t, issue("twin", security.RoleAdmin), `{ me }`, nil, &me)
+	if !strings.Contains(me.Me, "twin (admin)") {
+		t.Fatalf("admin twin answered %q", me.Me)
 	}
 }
 
