@@ -115,7 +115,7 @@ func (s *Server) threatScore(c *fiber.Ctx) error {
 		s.deps.Metrics.ThreatBlocked.Inc()
 		in, _ := d.Responder.HandleAsync(s.requestContext(c), v.Category, v.Severity(), ip, v.Score, map[string]any{
 			"reasons": v.Reasons, "path": strings.Clone(truncateString(info.Path, 400)), "method": info.Method,
-			"user_agent": info.UserAgent, "request_id": state(c).id,
+			"user_agent": strings.Clone(info.UserAgent), "request_id": state(c).id,
 		})
 		err := blockedError(start)
 		s.deps.Logger.Warn("request blocked by threat scoring", "ip", ip, "score", v.Raw, "reasons", v.Reasons,

@@ -131,17 +131,38 @@ func (s *Server) commonHeaders(c *fiber.Ctx) error {
 // authenticate verifies the credentials of the request, when it sends any (a JWT or an API key in
 // Authorization, or an API key in X-API-Key), and records the caller's identity in the request's
 // state, from which its context carries it (requestContext). No credentials mean an anonymous
-// caller (public fields still work); bad credentials fail the request with 401 rather than
-// silently downgrading the caller.
+// caller (public fields still work).
+//
+// Bad credentials fail the request with 401 rather than silently downgrading the caller, but not
+// here: the request goes on as anonymous through the rate limit and threat scoring, and
+// refuseBadCredentials answers 401 after them. Otherwise one junk Authorization header would take
+// a scanner past every defense but the block list, and a honeypot trap would give itself away.
 func (s *Server) authenticate(c *fiber.Ctx) error {
 	id, presented, err := s.deps.Auth.Authenticate(c.Get(fiber.HeaderAuthorization), c.Get("X-API-Key"))
-	if err != nil {
-		return err
-	}
-	if presented {
+	switch {
+	case err != nil:
+		state(c).credentialErr = err
+	case presented:
 		state(c).identity = id
 	}
 	return c.Next()
+}
+
+// refuseBadCredentials answers 401 to a request whose credentials failed (authenticate), once the
+// defenses have seen it. A GraphQL request pays its arrival token first, as every request does;
+// a honeypot trap still answers its decoy.
+func (s *Server) refuseBadCredentials(c *fiber.Ctx) error {
+	err := state(c).credentialErr
+	if err == nil {
+		return c.Next()
+	}
+	if _, trap := s.trapPath(c.Path()); trap {
+		return c.Next()
+	}
+	if chargedByHandler(c) {
+		return s.chargeArrival(c, err)
+	}
+	return err
 }
 
 func (s *Server) methodNotAllowed(allow string) fiber.Handler {

@@ -25,6 +25,9 @@ type request struct {
 	start    time.Time         // arrival; the context's deadline is start + RequestTimeout
 	addr     *clientAddr       // the client address (client), nil until asked
 	identity security.Identity // set by authenticate
+	// credentialErr is why the credentials the request sent failed; refuseBadCredentials answers
+	// it with 401 after the defenses have seen the request.
+	credentialErr error
 	verdict  defense.Verdict   // threat scoring's verdict, for the trap handler
 
 	// The rate limit: the key and tier of the caller, and the latest decision, whose RateLimit-*

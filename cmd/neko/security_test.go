@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,6 +89,28 @@ func TestScannerIsBlockedThenRefusedByBlockList(t *testing.T) {
 	}
 	if res := get(t, "/health", from(ip)...); res.Status != http.StatusOK {
 		t.Fatalf("/health from a blocked address: %d", res.Status)
+	}
+}
+
+// Bad credentials are refused with 401, but only after the defenses have seen the request: a junk
+// Authorization header takes a scanner past neither threat scoring nor the honeypot.
+func TestBadCredentialsStillFaceTheDefenses(t *testing.T) {
+	res := get(t, "/api/stats", from("203.0.113.14", append([]string{"Authorization", "Bearer junk"}, browser...)...)...)
+	if res.Status != http.StatusUnauthorized || res.code() != "UNAUTHENTICATED" || res.Header.Get("RateLimit-Remaining") == "" {
+		t.Fatalf("bad token: %d %v %s", res.Status, res.Header, res.RawBody)
+	}
+	res = post(t, "junk", "application/json", []byte(`{"query":"{ me }"}`), from("203.0.113.14", browser...)...)
+	if res.Status != http.StatusUnauthorized || res.Header.Get("RateLimit-Remaining") == "" {
+		t.Fatalf("bad token on /graphql: %d %v %s", res.Status, res.Header, res.RawBody)
+	}
+
+	probe := get(t, "/api/threat-actors?category=x%27%20UNION%20SELECT%20password%20FROM%20users--",
+		from("203.0.113.15", "User-Agent", "sqlmap/1.7", "Authorization", "Bearer junk")...)
+	assertBlockedBody(t, probe)
+
+	trap := get(t, "/wp-login.php", from("198.18.0.35", "User-Agent", "Mozilla/5.0 (compatible; scanner-test)", "X-API-Key", "neko_junk")...)
+	if trap.Status != http.StatusForbidden || !strings.Contains(string(trap.RawBody), "WordPress") {
+		t.Fatalf("trap with a bad key: %d %s", trap.Status, trap.RawBody)
 	}
 }
 
@@ -450,11 +473,12 @@ func TestRateLimitRefusesAndEscalates(t *testing.T) {
 	}
 	_, base := serveApp(t, map[string]string{"NEKO_RATE_ANONYMOUS": "0.1/3", "NEKO_TRUSTED_PROXIES": "127.0.0.1/32,::1/128"})
 	url := base + "/api/stats"
-	send := func(ip string) *http.Response {
+	send := func(ip string, extra ...string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		for i := 0; i+1 < len(browser); i += 2 {
-			req.Header.Set(browser[i], browser[i+1])
+		headers := append(slices.Clone(browser), extra...)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
 		}
 		req.Header.Set("Fly-Client-IP", ip)
 		resp, err := http.DefaultClient.Do(req)
@@ -489,6 +513,13 @@ func TestRateLimitRefusesAndEscalates(t *testing.T) {
 	}
 	if resp := send("203.0.113.91"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("another address: %d", resp.StatusCode)
+	}
+
+	// Requests with bad credentials are charged to their address like anonymous ones.
+	for i, want := range []int{401, 401, 401, 429} {
+		if resp := send("203.0.113.92", "Authorization", "Bearer junk"); resp.StatusCode != want {
+			t.Fatalf("bad credentials, request %d: %d, want %d", i, resp.StatusCode, want)
+		}
 	}
 
 }
