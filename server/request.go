@@ -28,7 +28,7 @@ type request struct {
 	// credentialErr is why the credentials the request sent failed; refuseBadCredentials answers
 	// it with 401 after the defenses have seen the request.
 	credentialErr error
-	verdict  defense.Verdict   // threat scoring's verdict, for the trap handler
+	verdict       defense.Verdict // threat scoring's verdict, for the trap handler
 
 	// The rate limit: the key and tier of the caller, and the latest decision, whose RateLimit-*
 	// headers are written once when the request leaves rateLimit.
