@@ -184,7 +184,7 @@ func (s *Server) trap(c *fiber.Ctx) error {
 	// Fiber's strings and body alias buffers reused after the response; the hit is written later.
 	doc, _ := d.Honeypot.Record(s.requestContext(c), defense.TrapHit{
 		Trap: tr, IP: s.clientIP(c), Method: strings.Clone(c.Method()), Path: strings.Clone(c.OriginalURL()),
-		UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent)), Headers: headers, Body: bytes.Clone(c.Body()),
+		UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent)), Headers: headers, Body: bytes.Clone(c.Request().Body()), // as sent, never decoded
 		ThreatScore: v.Score,
 	})
 	if doc.ActionTaken == "blocked" {

@@ -143,7 +143,11 @@ func (s *Server) requestsFromBody(c *fiber.Ctx) (reqs []graphql.Request, batch b
 		return nil, false, &httpError{status: fiber.StatusUnsupportedMediaType, code: codeBadUserInput,
 			message: "Content-Type must be application/json"}
 	}
-	body := bytes.TrimSpace(c.Body())
+	body, err := s.requestBody(c)
+	if err != nil {
+		return nil, false, err
+	}
+	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, false, badRequest("request body is empty; send a JSON object with a \"query\"")
 	}

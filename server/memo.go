@@ -93,9 +93,10 @@ func newMemo(gen func() uint64, hits func()) *memo {
 	return &memo{seed: maphash.MakeSeed(), gen: gen, hits: hits, max: memoMaxEntries}
 }
 
-// eligible reports whether the request may use the memo: a small body.
+// eligible reports whether the request may use the memo: a small body, sent uncompressed (the
+// key holds the body as sent, and one set of bytes decodes differently with another encoding).
 func eligible(c *fiber.Ctx) bool {
-	return len(c.Request().Body()) <= memoMaxBody
+	return len(c.Request().Body()) <= memoMaxBody && len(c.Request().Header.Peek(fiber.HeaderContentEncoding)) == 0
 }
 
 // get returns the remembered answer for this exact request, if still valid.

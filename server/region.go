@@ -42,7 +42,7 @@ func (s *Server) replayToPrimary(c *fiber.Ctx) (res result, ok bool) {
 		return result{}, false
 	}
 	span := trace.SpanFromContext(s.requestContext(c))
-	if n := len(c.Body()); n > flyReplayLimit {
+	if n := len(c.Request().Body()); n > flyReplayLimit { // the bytes Fly replays, as sent
 		span.SetAttributes(attribute.Bool("neko.fly_replay.too_large", true))
 		err := &httpError{status: fiber.StatusRequestEntityTooLarge, code: codeBadUserInput,
 			message: "request body is too large to forward to the primary region " + primary +

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -82,6 +86,48 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 			}
 			if res.Errors[0].Message == "" {
 				t.Fatal("error without a message")
+			}
+		})
+	}
+}
+
+// Compressed request bodies are decoded within the body limit: a small gzip body that expands
+// past it (a decompression bomb) is refused without being expanded in full.
+func TestCompressedBodies(t *testing.T) {
+	compress := func(enc string, b []byte) []byte {
+		var buf bytes.Buffer
+		var w io.WriteCloser = gzip.NewWriter(&buf)
+		if enc == "deflate" {
+			w = zlib.NewWriter(&buf)
+		}
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	small := []byte(`{"query":"{ getDINAStatistics { total_agents } }"}`)
+	bomb := []byte(`{"query":"{ getDINAStatistics { total_agents } }","variables":{"pad":"` + strings.Repeat("x", 10<<20) + `"}}`)
+	cases := []struct {
+		name, encoding string
+		body           []byte
+		status         int
+	}{
+		{"gzip", "gzip", compress("gzip", small), 200},
+		{"deflate", "deflate", compress("deflate", small), 200},
+		{"bomb", "gzip", compress("gzip", bomb), 413},
+		{"not gzip", "gzip", small, 400},
+		{"unsupported encoding", "br", small, 415},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := post(t, "", "application/json", c.body, "Content-Encoding", c.encoding)
+			if res.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", res.Status, c.status, truncate(res.RawBody))
+			}
+			if c.status == 200 && (len(res.Errors) > 0 || !strings.Contains(string(res.Data), "total_agents")) {
+				t.Fatalf("answer: %s", res.RawBody)
+			}
+			if c.status != 200 && (res.code() != "BAD_USER_INPUT" || res.Errors[0].Message == "") {
+				t.Fatalf("error: %s", res.RawBody)
 			}
 		})
 	}
