@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 	"github.com/valyala/fasthttp"
 
 	"github.com/neko-defense/neko/resilience"
@@ -184,14 +185,39 @@ func (s *Server) resolveClient(c *fiber.Ctx) *clientAddr {
 				return s.addrOf(a.Unmap())
 			}
 		}
-		if v := c.Get(fiber.HeaderXForwardedFor); v != "" {
-			first, _, _ := strings.Cut(v, ",")
-			if a, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
-				return s.addrOf(a.Unmap())
-			}
+		if a, ok := s.forwardedClient(c.Request().Header.PeekAll(fiber.HeaderXForwardedFor)); ok {
+			return s.addrOf(a)
 		}
 	}
 	return s.addrOf(peer)
+}
+
+// forwardedClient reads the client address from the X-Forwarded-For headers of a request that a
+// trusted proxy sent: the rightmost address that is not itself a trusted proxy. Each proxy appends
+// the address it received the request from, so that one is vouched for; anything left of it is
+// what the client sent and may be forged. If every address is a trusted proxy, the leftmost is
+// the client. ok is false without a usable address (none, or one that does not parse).
+func (s *Server) forwardedClient(headers [][]byte) (client netip.Addr, ok bool) {
+	for i := len(headers) - 1; i >= 0; i-- {
+		list := utils.UnsafeString(headers[i]) // read here, never kept
+		for list != "" {
+			var item string
+			if j := strings.LastIndexByte(list, ','); j >= 0 {
+				list, item = list[:j], list[j+1:]
+			} else {
+				list, item = "", list
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(item))
+			if err != nil {
+				return client, ok
+			}
+			client, ok = a.Unmap(), true
+			if !s.trusted(client) {
+				return client, true
+			}
+		}
+	}
+	return client, ok
 }
 
 func (s *Server) addrOf(a netip.Addr) *clientAddr {

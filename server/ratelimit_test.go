@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -111,5 +112,35 @@ func TestShedRequestsAreCounted(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.deps.Metrics.HTTPRequests.WithLabelValues("unmatched", "404")); got != 1 {
 		t.Fatalf(`neko_http_requests_total{route="unmatched",status="404"} = %v, want 1`, got)
+	}
+}
+
+// Behind trusted proxies the client is the rightmost X-Forwarded-For address that is not a proxy:
+// what a client writes into the header itself, to the left, is never believed.
+func TestForwardedClientIgnoresForgedEntries(t *testing.T) {
+	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	cases := []struct {
+		headers []string
+		want    string // "" for no usable address
+	}{
+		{[]string{"198.51.100.7"}, "198.51.100.7"},
+		{[]string{"1.2.3.4, 198.51.100.7"}, "198.51.100.7"},             // a forged entry on the left
+		{[]string{"198.51.100.7, 10.1.1.1"}, "198.51.100.7"},            // a second proxy appended
+		{[]string{"1.2.3.4", "198.51.100.7, 10.2.2.2"}, "198.51.100.7"}, // headers in order
+		{[]string{"10.3.3.3, 10.4.4.4"}, "10.3.3.3"},                    // only proxies: the leftmost
+		{[]string{"::ffff:198.51.100.9"}, "198.51.100.9"},
+		{[]string{"junk, 198.51.100.7"}, "198.51.100.7"},
+		{[]string{"198.51.100.7, junk"}, ""},
+		{nil, ""},
+	}
+	for _, c := range cases {
+		var headers [][]byte
+		for _, h := range c.headers {
+			headers = append(headers, []byte(h))
+		}
+		got, ok := s.forwardedClient(headers)
+		if c.want == "" && ok || c.want != "" && (!ok || got.String() != c.want) {
+			t.Errorf("X-Forwarded-For %q: got %v %v, want %q", c.headers, got, ok, c.want)
+		}
 	}
 }

@@ -83,6 +83,10 @@ func TestScannerIsBlockedThenRefusedByBlockList(t *testing.T) {
 	if res.Header.Get("X-Neko-Threat-Score") != "" {
 		t.Fatalf("the block list answered after scoring: %v", res.Header)
 	}
+	// Through a trusted proxy, an address the client writes into X-Forwarded-For itself does
+	// not hide the one the proxy appended.
+	res = get(t, "/api/stats", append([]string{"X-Forwarded-For", "198.51.100.1, " + ip}, browser...)...)
+	assertBlockedBody(t, res)
 	// Another address is not affected, and the operational routes stay reachable.
 	if res := get(t, "/api/stats", from("203.0.113.11", browser...)...); res.Status != http.StatusOK {
 		t.Fatalf("other address: %d %s %v", res.Status, res.RawBody, res.Header)
