@@ -187,13 +187,17 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		}
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(ceilSeconds(retry)))
 	}
-	var ext map[string]any
-	if he, ok := err.(*httpError); ok {
-		ext = he.extensions
-	}
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-	return c.Send(appendErrorBody(nil, msg, code, ext))
+	return c.Send(appendErrorBody(nil, msg, code, extensionsOf(err)))
+}
+
+// extensionsOf returns the extra extensions members of an *httpError, nil for other errors.
+func extensionsOf(err error) map[string]any {
+	if he, ok := err.(*httpError); ok {
+		return he.extensions
+	}
+	return nil
 }
 
 // appendErrorBody appends {"errors":[{"message":msg,"extensions":{"code":code,...ext}}]}.

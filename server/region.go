@@ -48,7 +48,7 @@ func (s *Server) replayToPrimary(c *fiber.Ctx) (res result, ok bool) {
 			message: "request body is too large to forward to the primary region " + primary +
 				" (limit 1 MiB); send writes to the primary region directly",
 			extensions: map[string]any{"primaryRegion": primary, "bodyBytes": n, "limitBytes": flyReplayLimit}}
-		return result{err: err, body: appendErrorBody(nil, err.message, err.code, err.extensions)}, true
+		return s.refusal(err), true
 	}
 	c.Set(headerFlyReplay, "region="+primary)
 	span.SetAttributes(attribute.String("neko.fly_replay.region", primary))
@@ -56,7 +56,6 @@ func (s *Server) replayToPrimary(c *fiber.Ctx) (res result, ok bool) {
 		message: "mutations are executed in the primary region " + primary + "; this instance runs in " +
 			s.cfg.Region + " and asked Fly's proxy to replay the request there (fly-replay)",
 		extensions: map[string]any{"primaryRegion": primary, "region": s.cfg.Region}}
-	// err answers a single operation; body stands in for it inside a batch, which Fly replays
-	// whole because the header is on the response.
-	return result{err: err, body: appendErrorBody(nil, err.message, err.code, err.extensions)}, true
+	// Inside a batch, Fly replays the whole request because the header is on the response.
+	return s.refusal(err), true
 }

@@ -65,8 +65,8 @@ func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 	}
 	if c.Method() == fiber.MethodGet && op.Kind != ast.Query {
 		c.Set(fiber.HeaderAllow, "POST")
-		return result{err: &httpError{status: fiber.StatusMethodNotAllowed, code: codeBadUserInput,
-			message: "only queries may be sent with GET; send mutations with POST"}}
+		return s.refusal(&httpError{status: fiber.StatusMethodNotAllowed, code: codeBadUserInput,
+			message: "only queries may be sent with GET; send mutations with POST"})
 	}
 	if op.Kind == ast.Mutation {
 		// Writes execute in the primary region only (region.go): decided before any cost is
@@ -76,7 +76,7 @@ func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 		}
 	}
 	if err := s.chargeCost(c, op.Cost); err != nil {
-		return result{err: err}
+		return s.refusal(err)
 	}
 	var pol resolvers.OperationPolicy
 	if s.deps.Policies != nil {
@@ -263,11 +263,18 @@ func cacheControl(private bool, maxAge time.Duration) string {
 func (s *Server) requestError(err error) result {
 	var he *httpError
 	if errors.As(err, &he) {
-		return result{err: err}
+		return s.refusal(err)
 	}
 	errs := graphql.AsErrors(err)
 	status, _, _ := describe(errs[0], s.cfg.Production)
 	return result{status: status, body: s.appendResponse(nil, nil, errs), requestError: true, cacheControl: "no-store"}
+}
+
+// refusal is the result of an operation refused as a whole: alone, err fails the HTTP request
+// (handleError writes it); inside a batch, body stands in for the operation's answer.
+func (s *Server) refusal(err error) result {
+	_, code, msg := describe(err, s.cfg.Production)
+	return result{err: err, body: appendErrorBody(nil, msg, code, extensionsOf(err))}
 }
 
 // failure renders an error that prevented any answer (deadline, cache fill failure).

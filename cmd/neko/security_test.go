@@ -519,6 +519,24 @@ func TestRateLimitRefusesAndEscalates(t *testing.T) {
 		t.Fatalf("another address: %d", resp.StatusCode)
 	}
 
+	// A batch that runs out of tokens partway answers RATE_LIMITED for the items refused, in a
+	// well-formed array.
+	batch := `[{"query":"{ __typename }"},{"query":"{ getDINAAgents(limit: 50) { agents { rank } } }"},{"query":"{ getDINAAgents(limit: 50) { agents { full_name } } }"}]`
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(batch))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Fly-Client-IP", "203.0.113.93")
+	req.Header.Set("User-Agent", browser[1])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []gqlResult
+	err = json.NewDecoder(resp.Body).Decode(&items)
+	resp.Body.Close()
+	if err != nil || len(items) != 3 || len(items[0].Errors) > 0 || items[2].code() != "RATE_LIMITED" {
+		t.Fatalf("batch over the limit: %d %v %+v", resp.StatusCode, err, items)
+	}
+
 	// Requests with bad credentials are charged to their address like anonymous ones.
 	for i, want := range []int{401, 401, 401, 429} {
 		if resp := send("203.0.113.92", "Authorization", "Bearer junk"); resp.StatusCode != want {
