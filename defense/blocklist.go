@@ -34,7 +34,7 @@ type Block struct {
 }
 
 // BlockStore persists blocks for the admin view and restores them at
-// start-up; store/mongo's Store satisfies it.
+// start-up and after Redis lost its data; store/mongo's Store satisfies it.
 type BlockStore interface {
 	UpsertBlockedIP(ctx context.Context, b store.BlockedIP) error
 	DeleteBlockedIP(ctx context.Context, ip string) error
@@ -49,7 +49,8 @@ type BlockListConfig struct {
 	// KeyPrefix prefixes every Redis key and channel. Default "neko:".
 	KeyPrefix string
 	// Store, when set, receives every block and unblock (asynchronously, on
-	// a bounded queue) and is read once at start-up.
+	// a bounded queue) and is read at start-up and whenever Redis is found
+	// to have lost its data.
 	Store BlockStore
 	// DefaultDuration is the length of a block asked for with d <= 0.
 	// Default 24h.
@@ -86,8 +87,10 @@ const blockShards = 32
 // events and reloads the whole list every ResyncInterval, so an instance
 // that missed events (start-up, a Redis outage) converges. While Redis is
 // unreachable every operation works locally and changes are pushed at the
-// next successful resync. Expired blocks stop counting by themselves and are
-// swept at each resync.
+// next successful resync. A Redis that lost its data (restarted without
+// persistence, flushed) is refilled from the Store at the next resync, see
+// restore. Expired blocks stop counting by themselves and are swept at each
+// resync.
 type BlockList struct {
 	cfg      BlockListConfig
 	rdb      redis.UniversalClient
@@ -99,7 +102,9 @@ type BlockList struct {
 	gen      atomic.Uint64 // bumped by every change to memory
 	instance string
 	keySet   string
-	channel  string
+	// keySeeded exists while Redis holds the Store's blocks; see restore.
+	keySeeded string
+	channel   string
 
 	tombMu sync.Mutex          // guards tombs
 	tombs  map[string]struct{} // unblocks not yet applied to Redis
@@ -168,18 +173,19 @@ func NewBlockList(cfg BlockListConfig) (*BlockList, error) {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	b := &BlockList{
-		cfg:      cfg,
-		rdb:      cfg.Redis,
-		now:      orNow(cfg.Now),
-		log:      cfg.Logger,
-		seed:     maphash.MakeSeed(),
-		instance: hex.EncodeToString(id[:]),
-		keySet:   cfg.KeyPrefix + "blocks",
-		channel:  cfg.KeyPrefix + "blocks:events",
-		tombs:    make(map[string]struct{}),
-		logRedis: everyInterval{interval: 10 * time.Second},
-		writes:   newQueue(cfg.StoreQueue, 1, 5*time.Second),
-		ready:    make(chan struct{}),
+		cfg:       cfg,
+		rdb:       cfg.Redis,
+		now:       orNow(cfg.Now),
+		log:       cfg.Logger,
+		seed:      maphash.MakeSeed(),
+		instance:  hex.EncodeToString(id[:]),
+		keySet:    cfg.KeyPrefix + "blocks",
+		keySeeded: cfg.KeyPrefix + "blocks:seeded",
+		channel:   cfg.KeyPrefix + "blocks:events",
+		tombs:     make(map[string]struct{}),
+		logRedis:  everyInterval{interval: 10 * time.Second},
+		writes:    newQueue(cfg.StoreQueue, 1, 5*time.Second),
+		ready:     make(chan struct{}),
 	}
 	for i := range b.shards {
 		b.shards[i].m = make(map[string]blockEntry)
@@ -538,14 +544,57 @@ func (b *BlockList) loadStore() {
 	now := b.now()
 	for _, d := range docs {
 		if d.Active(now) {
-			b.put(Block{IP: d.IP, Reason: d.Reason, BlockedAt: d.BlockedAt, Until: d.ExpiresAt, Temporary: d.Temporary}, false)
+			b.put(storedBlock(d), false)
 		}
 	}
 }
 
+func storedBlock(d store.BlockedIP) Block {
+	return Block{IP: d.IP, Reason: d.Reason, BlockedAt: d.BlockedAt, Until: d.ExpiresAt, Temporary: d.Temporary}
+}
+
+// restore writes back to Redis the Store's active blocks missing from remote
+// (the list Sync just loaded), adds them to remote and marks Redis seeded.
+// Sync calls it when keySeeded is missing: Redis restarted without
+// persistence, was flushed or failed over to an empty replica (or never
+// held blocks). Without it the merge would take the emptied list for
+// unblocks and every instance would lift its blocks while the Store still
+// holds them. The Store, not the memory, is the source: it is shared and
+// durable, whereas an instance that missed unblock events while Redis was
+// down would bring those blocks back. Blocks made here and not yet in Redis
+// were pushed by Sync already. tombs, the unblocks Sync pushed, are skipped:
+// their Store delete may still be queued, and the unblock is the newer.
+// Only an instance with a Store restores or sets keySeeded.
+func (b *BlockList) restore(ctx context.Context, now time.Time, remote map[string]Block, tombs []string) error {
+	docs, err := b.cfg.Store.BlockedIPs(ctx)
+	if err != nil {
+		return fmt.Errorf("restore blocks: %w", err)
+	}
+	var missing []Block
+	for _, d := range docs {
+		if _, ok := remote[d.IP]; !ok && d.Active(now) && !slices.Contains(tombs, d.IP) {
+			missing = append(missing, storedBlock(d))
+		}
+	}
+	if len(missing) > 0 {
+		if err := b.writeRedis(ctx, missing, nil); err != nil {
+			return fmt.Errorf("restore blocks: %w", err)
+		}
+		b.log.Warn("defense: block list redis had lost blocks, restored from store", "restored", len(missing))
+	}
+	if err := b.rdb.Set(ctx, b.keySeeded, b.instance, 0).Err(); err != nil {
+		return fmt.Errorf("restore blocks: %w", err)
+	}
+	for _, blk := range missing {
+		remote[blk.IP] = blk
+	}
+	return nil
+}
+
 // Sync pushes to Redis the changes made while it was unreachable, then
-// replaces the memory with the shared list (keeping changes made meanwhile)
-// and sweeps expired entries. The list's goroutine calls it every
+// replaces the memory with the shared list (keeping changes made meanwhile,
+// and first restoring the Store's blocks if Redis lost its data) and sweeps
+// expired entries. The list's goroutine calls it every
 // ResyncInterval; call it to force one. Without Redis it only sweeps.
 func (b *BlockList) Sync(ctx context.Context) error {
 	now := b.now()
@@ -585,19 +634,21 @@ func (b *BlockList) Sync(ctx context.Context) error {
 		for i, blk := range pending {
 			b.markSynced(blk.IP, gens[i])
 		}
-		b.tombMu.Lock()
-		for _, ip := range tombs {
-			delete(b.tombs, ip)
-		}
-		b.tombMu.Unlock()
 	}
 
-	// 2. Load the shared list.
+	// 2. Load the shared list. keySeeded is read in the same transaction so
+	// that, when present, the list includes a completed restore.
 	snapshot := b.gen.Load()
-	ips, err := b.rdb.SMembers(ctx, b.keySet).Result()
-	if err != nil {
+	var seeded *redis.IntCmd
+	var members *redis.StringSliceCmd
+	if _, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		seeded = p.Exists(ctx, b.keySeeded)
+		members = p.SMembers(ctx, b.keySet)
+		return nil
+	}); err != nil {
 		return fmt.Errorf("load blocks: %w", err)
 	}
+	ips := members.Val()
 	remote := make(map[string]Block, len(ips))
 	var stale []any
 	for chunk := range slices.Chunk(ips, 500) {
@@ -626,6 +677,18 @@ func (b *BlockList) Sync(ctx context.Context) error {
 			return fmt.Errorf("prune block index: %w", err)
 		}
 	}
+	if seeded.Val() == 0 && b.cfg.Store != nil {
+		if err := b.restore(ctx, now, remote, tombs); err != nil {
+			return err
+		}
+	}
+	// Tombs are dropped only now: until a restore has succeeded, the next
+	// Sync must still skip them.
+	b.tombMu.Lock()
+	for _, ip := range tombs {
+		delete(b.tombs, ip)
+	}
+	b.tombMu.Unlock()
 
 	// 3. Merge: the shared list wins over entries it already held; entries
 	// changed since the snapshot are left alone.

@@ -374,6 +374,106 @@ func TestBlockListRedisDown(t *testing.T) {
 	eventually(t, 5*time.Second, "event after reconnect", func() bool { _, _, ok := a.Blocked("192.0.2.79"); return ok })
 }
 
+// TestBlockListRestoresAfterRedisLoss is QA's report: Redis flushed or
+// restarted empty must not lift the blocks the store still holds, while an
+// unblock made during the outage stays in force.
+func TestBlockListRestoresAfterRedisLoss(t *testing.T) {
+	const x, y, z = "203.0.113.10", "203.0.113.11", "203.0.113.12"
+	for _, tc := range []struct {
+		name string
+		lose func(t *testing.T, srv *redistest.Server, a *BlockList, st *fakeBlockStore)
+		want []string // blocked everywhere and back in Redis
+		gone []string // blocked nowhere and absent from Redis
+	}{{
+		name: "FLUSHALL",
+		lose: func(t *testing.T, srv *redistest.Server, _ *BlockList, _ *fakeBlockStore) {
+			if err := srv.Client(t).FlushAll(t.Context()).Err(); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: []string{x, y, z},
+	}, {
+		name: "restart, unblocked meanwhile",
+		lose: func(t *testing.T, srv *redistest.Server, a *BlockList, st *fakeBlockStore) {
+			srv.Stop()
+			if err := a.Unblock(t.Context(), z); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, time.Second, "unblock persisted", func() bool {
+				st.mu.Lock()
+				defer st.mu.Unlock()
+				return slices.Contains(st.deleted, z)
+			})
+			// As if the store delete were still queued: the unblock must win.
+			_ = st.UpsertBlockedIP(t.Context(), store.BlockedIP{IP: z, Reason: "stale", BlockedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+			srv.Restart()
+		},
+		want: []string{x, y},
+		gone: []string{z},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			clock := newFakeClock()
+			st := newFakeBlockStore()
+			// Only A has the store, so A alone restores and the outcome does
+			// not depend on which instance resyncs first.
+			cfgA, cfgB := sharedConfig(srv.Addr(), clock), sharedConfig(srv.Addr(), clock)
+			cfgA.Store = st
+			cfgA.ResyncInterval, cfgB.ResyncInterval = time.Hour, time.Hour
+			closeClient(t, cfgA.Redis)
+			closeClient(t, cfgB.Redis)
+			a, b := newTestBlockList(t, cfgA), newTestBlockList(t, cfgB)
+			ctx := t.Context()
+
+			for _, ip := range []string{x, z} {
+				if err := a.Block(ctx, ip, "attack", time.Hour); err != nil {
+					t.Fatal(err)
+				}
+				eventually(t, time.Second, ip+" reaching B", func() bool { _, _, ok := b.Blocked(ip); return ok })
+			}
+			eventually(t, time.Second, "blocks persisted", func() bool {
+				docs, _ := st.BlockedIPs(ctx)
+				return len(docs) == 2
+			})
+			// A block only the store knows, as one of a stopped instance.
+			_ = st.UpsertBlockedIP(ctx, store.BlockedIP{IP: y, Reason: "old", BlockedAt: t0.Add(-time.Hour), ExpiresAt: t0.Add(2 * time.Hour)})
+
+			tc.lose(t, srv, a, st)
+			for _, bl := range []*BlockList{a, b} {
+				if err := bl.Sync(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			rdb := srv.Client(t)
+			for name, bl := range map[string]*BlockList{"A": a, "B": b} {
+				for _, ip := range tc.want {
+					if _, _, ok := bl.Blocked(ip); !ok {
+						t.Errorf("%s no longer blocks %s after resync", name, ip)
+					}
+				}
+				for _, ip := range tc.gone {
+					if _, _, ok := bl.Blocked(ip); ok {
+						t.Errorf("%s blocks %s again", name, ip)
+					}
+				}
+			}
+			for _, ip := range tc.want {
+				n, _ := rdb.Exists(ctx, "neko:block:"+ip).Result()
+				in, _ := rdb.SIsMember(ctx, "neko:blocks", ip).Result()
+				if n != 1 || !in {
+					t.Errorf("%s not back in redis (key %d, indexed %v)", ip, n, in)
+				}
+			}
+			for _, ip := range tc.gone {
+				if n, _ := rdb.Exists(ctx, "neko:block:"+ip).Result(); n != 0 {
+					t.Errorf("unblocked %s back in redis", ip)
+				}
+			}
+		})
+	}
+}
+
 func TestBlockListValidates(t *testing.T) {
 	for _, cfg := range []BlockListConfig{{DefaultDuration: -1}, {MaxEntries: -1}, {ResyncInterval: -time.Second}} {
 		if b, err := NewBlockList(cfg); err == nil {
