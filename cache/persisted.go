@@ -130,14 +130,11 @@ func (p *PersistedQueries) Get(ctx context.Context, sha256Hex string) (string, b
 // sha256Hex (ErrHashMismatch). A Redis failure is logged, not returned: the query is stored
 // locally and the request goes on.
 func (p *PersistedQueries) Put(ctx context.Context, sha256Hex, query string) error {
-	if err := validHash(sha256Hex); err != nil {
+	if err := CheckPersisted(sha256Hex, query); err != nil {
 		return err
 	}
 	if len(query) > p.cfg.MaxQueryBytes {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrQueryTooLarge, len(query), p.cfg.MaxQueryBytes)
-	}
-	if hashOf(query) != sha256Hex {
-		return ErrHashMismatch
 	}
 	p.remember(sha256Hex, query)
 	if p.cfg.Redis != nil {
@@ -176,6 +173,19 @@ func (p *PersistedQueries) remember(hash, query string) {
 		p.order.Remove(oldest)
 		delete(p.byKey, oldest.Value.(*persisted).hash)
 	}
+}
+
+// CheckPersisted checks an APQ hash: its format (ErrInvalidHash) and, when query is not empty,
+// that query hashes to it (ErrHashMismatch). The server checks a registration before executing
+// it, and stores it (Put) only once the query has proved valid.
+func CheckPersisted(sha256Hex, query string) error {
+	if err := validHash(sha256Hex); err != nil {
+		return err
+	}
+	if query != "" && hashOf(query) != sha256Hex {
+		return ErrHashMismatch
+	}
+	return nil
 }
 
 // validHash checks the APQ hash format.

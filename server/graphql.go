@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"strconv"
 	"strings"
@@ -254,6 +255,9 @@ func decodeObject(raw json.RawMessage) (map[string]any, error) {
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
 		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF { // a URL parameter may carry more after the object
+		return nil, errors.New("unexpected data after the object")
 	}
 	return m, nil
 }

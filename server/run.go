@@ -52,16 +52,20 @@ type result struct {
 // response cache for queries or execution plus invalidation for mutations.
 func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 	ctx := s.requestContext(c)
-	if hash := persistedHash(req.Extensions); hash != "" {
-		if err := s.resolvePersisted(ctx, hash, &req); err != nil {
-			return s.requestError(err)
-		}
+	register, err := s.resolvePersisted(ctx, &req)
+	if err != nil {
+		return s.requestError(err)
 	}
 	pctx, span := s.startSpan(ctx, "graphql.prepare")
 	op, err := s.deps.Engine.Prepare(pctx, req)
 	span.End()
 	if err != nil {
 		return s.requestError(err)
+	}
+	if register != "" { // stored only once the document has parsed and validated, as Apollo does
+		if err := s.deps.APQ.Put(ctx, register, req.Query); err != nil {
+			return s.requestError(persistedError(err))
+		}
 	}
 	if c.Method() == fiber.MethodGet && op.Kind != ast.Query {
 		c.Set(fiber.HeaderAllow, "POST")
@@ -360,33 +364,51 @@ func persistedHash(ext map[string]any) string {
 	return h
 }
 
-// resolvePersisted implements automatic persisted queries: a hash alone is looked up
-// (PERSISTED_QUERY_NOT_FOUND tells the client to send the text once); a hash with its text is
-// verified and stored.
-func (s *Server) resolvePersisted(ctx context.Context, hash string, req *graphql.Request) error {
+// resolvePersisted implements automatic persisted queries (extensions.persistedQuery, version 1,
+// with a sha256Hash of 64 lowercase hex digits). A hash alone is looked up: the query is filled
+// in, or PERSISTED_QUERY_NOT_FOUND tells the client to send the text once. A hash with its text
+// is checked against it, and returned as register: run stores the text once it proves valid.
+func (s *Server) resolvePersisted(ctx context.Context, req *graphql.Request) (register string, err error) {
+	raw, present := req.Extensions["persistedQuery"]
+	if !present {
+		return "", nil
+	}
+	pq, _ := raw.(map[string]any)
+	if pq == nil {
+		return "", badRequest("extensions.persistedQuery must be an object")
+	}
+	if v, _ := pq["version"].(json.Number); v != "1" {
+		return "", badRequest("extensions.persistedQuery.version must be 1")
+	}
+	hash, _ := pq["sha256Hash"].(string)
+	if err := cache.CheckPersisted(hash, req.Query); err != nil {
+		return "", persistedError(err)
+	}
 	if s.deps.APQ == nil {
-		return &graphql.Error{Message: "PersistedQueryNotSupported", Extensions: map[string]any{"code": codePersistedNotFound}}
+		return "", &graphql.Error{Message: "PersistedQueryNotSupported", Extensions: map[string]any{"code": codePersistedNotFound}}
 	}
-	if req.Query == "" {
-		q, ok := s.deps.APQ.Get(ctx, hash)
-		if !ok {
-			return &graphql.Error{Message: "PersistedQueryNotFound", Extensions: map[string]any{"code": codePersistedNotFound}}
-		}
-		req.Query = q
-		return nil
+	if req.Query != "" {
+		return hash, nil
 	}
-	if err := s.deps.APQ.Put(ctx, hash, req.Query); err != nil {
-		switch {
-		case errors.Is(err, cache.ErrHashMismatch):
-			return badRequest("provided sha256Hash does not match the query")
-		case errors.Is(err, cache.ErrInvalidHash):
-			return badRequest("sha256Hash must be 64 lowercase hexadecimal digits")
-		case errors.Is(err, cache.ErrQueryTooLarge):
-			return &httpError{status: fiber.StatusBadRequest, code: codeTooComplex, message: "persisted query too large"}
-		}
-		return err
+	q, ok := s.deps.APQ.Get(ctx, hash)
+	if !ok {
+		return "", &graphql.Error{Message: "PersistedQueryNotFound", Extensions: map[string]any{"code": codePersistedNotFound}}
 	}
-	return nil
+	req.Query = q
+	return "", nil
+}
+
+// persistedError maps the persisted-query store's refusals to request errors.
+func persistedError(err error) error {
+	switch {
+	case errors.Is(err, cache.ErrHashMismatch):
+		return badRequest("provided sha256Hash does not match the query")
+	case errors.Is(err, cache.ErrInvalidHash):
+		return badRequest("sha256Hash must be 64 lowercase hexadecimal digits")
+	case errors.Is(err, cache.ErrQueryTooLarge):
+		return &httpError{status: fiber.StatusBadRequest, code: codeTooComplex, message: "persisted query too large"}
+	}
+	return err
 }
 
 // wantsCost reports whether the client asked for the operation's cost (extensions.cost: true).

@@ -159,14 +159,40 @@ func TestPersistedQueries(t *testing.T) {
 		t.Fatalf("hash only: %s", r.RawBody)
 	}
 	wrong := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": strings.Repeat("0", 64)}}
-	if r := send(map[string]any{"query": q, "extensions": wrong}); r.Status != 400 || r.code() != "BAD_USER_INPUT" {
+	if r := send(map[string]any{"query": q, "extensions": wrong}); r.Status != 400 || r.code() != "BAD_USER_INPUT" || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("mismatched hash: %d %s", r.Status, r.RawBody)
+	}
+	for name, bad := range map[string]map[string]any{
+		"malformed hash": {"version": 1, "sha256Hash": "abc"},
+		"uppercase hash": {"version": 1, "sha256Hash": strings.ToUpper(hash)},
+		"version 2":      {"version": 2, "sha256Hash": hash},
+		"no version":     {"sha256Hash": hash},
+	} {
+		if r := send(map[string]any{"extensions": map[string]any{"persistedQuery": bad}}); r.Status != 400 || r.code() != "BAD_USER_INPUT" {
+			t.Fatalf("%s: %d %s", name, r.Status, r.RawBody)
+		}
+	}
+	// A document that does not parse is not stored: its hash stays unknown.
+	broken := `{ getDINAStatistics {`
+	bsum := sha256.Sum256([]byte(broken))
+	bext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(bsum[:])}}
+	if r := send(map[string]any{"query": broken, "extensions": bext}); r.code() != "GRAPHQL_PARSE_FAILED" {
+		t.Fatalf("broken registration: %s", r.RawBody)
+	}
+	if r := send(map[string]any{"extensions": bext}); r.code() != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Fatalf("broken document stored: %s", r.RawBody)
 	}
 	// Over GET, so a CDN can cache it.
 	extJSON, _ := json.Marshal(ext)
 	r := get(t, "/graphql?extensions="+url.QueryEscape(string(extJSON)), "Apollo-Require-Preflight", "true")
 	if r.Status != 200 || !strings.Contains(string(r.Data), "total_agents") || r.Header.Get("Cache-Control") != "public, max-age=30" {
 		t.Fatalf("APQ over GET: %d %v %s", r.Status, r.Header, r.RawBody)
+	}
+	// URL parameters hold exactly one JSON object each.
+	for _, param := range []string{"extensions=" + url.QueryEscape(string(extJSON)+"junk"), "query=%7B+me+%7D&variables=%7B%7Djunk"} {
+		if r := get(t, "/graphql?"+param, "Apollo-Require-Preflight", "true"); r.Status != 400 || r.code() != "BAD_USER_INPUT" {
+			t.Fatalf("GET %s: %d %s", param, r.Status, r.RawBody)
+		}
 	}
 }
 
