@@ -34,11 +34,15 @@ const (
 
 // KeyStore is the persistence the KeyManager needs (store/mongo.Store satisfies it).
 // CreateAPIKey reports a duplicate key id as store.ErrConflict; UpdateAPIKey an unknown one as
-// store.ErrNotFound.
+// store.ErrNotFound. UpdateAPIKey must be an atomic conditional update: it sets a field only if
+// it is unset and nothing on a revoked key, and reports a key that fails that as
+// store.ErrConflict, so that instances sharing the store cannot both rotate or revoke one key.
+// ClearAPIKeyGrace removes the key's GraceUntil if it still is graceUntil.
 type KeyStore interface {
 	CreateAPIKey(ctx context.Context, k store.APIKey) error
 	APIKeys(ctx context.Context) ([]store.APIKey, error)
 	UpdateAPIKey(ctx context.Context, keyID string, p store.APIKeyPatch) (store.APIKey, error)
+	ClearAPIKeyGrace(ctx context.Context, keyID string, graceUntil time.Time) error
 }
 
 // KeyConfig configures a KeyManager. Zero values take the documented defaults.
@@ -375,8 +379,12 @@ func (m *KeyManager) List(ctx context.Context) ([]APIKeyInfo, error) {
 // at once), then fails. Rotating an unknown key is store.ErrNotFound; a revoked, expired or
 // already rotated one ErrKeyInactive.
 //
-// Without transactions the two writes are not atomic: the new key is stored first, so a failure
-// in between leaves both keys valid (never neither), and Rotate reports the error.
+// m.mu only serializes this instance, and other instances share the store, so the old key is
+// claimed in the store first, by setting its GraceUntil only while it is still unset and the key
+// not revoked; of concurrent rotations only the one that wins the claim stores a successor, the
+// others get ErrKeyInactive. Without transactions the claim and the insert are not atomic: if the
+// insert fails, the claim is undone (best effort) and the error says whether the old key was left
+// active or left rotated without a successor.
 func (m *KeyManager) Rotate(ctx context.Context, id string, grace time.Duration) (string, APIKeyInfo, error) {
 	if grace < 0 {
 		return "", APIKeyInfo{}, fmt.Errorf("rotate api key: negative grace: %w", store.ErrInvalid)
@@ -394,23 +402,39 @@ func (m *KeyManager) Rotate(ctx context.Context, id string, grace time.Duration)
 	if e.state(m.cfg.Now()) != KeyActive {
 		return "", APIKeyInfo{}, fmt.Errorf("rotate api key %s: %w", id, ErrKeyInactive)
 	}
-	plain, k, err := m.insert(ctx, store.APIKey{Name: old.Name, Role: old.Role, CreatedBy: old.CreatedBy, ExpiresAt: old.ExpiresAt, RotatedFrom: old.KeyID})
+	until := m.cfg.Now().UTC().Add(grace).Truncate(time.Millisecond)
+	claimed, err := m.cfg.Store.UpdateAPIKey(ctx, old.KeyID, store.APIKeyPatch{GraceUntil: &until})
+	if errors.Is(err, store.ErrConflict) {
+		err = ErrKeyInactive // rotated or revoked by another instance since find
+	}
 	if err != nil {
 		return "", APIKeyInfo{}, fmt.Errorf("rotate api key %s: %w", id, err)
 	}
-	until := m.cfg.Now().UTC().Add(grace).Truncate(time.Millisecond)
-	updated, err := m.cfg.Store.UpdateAPIKey(ctx, old.KeyID, store.APIKeyPatch{GraceUntil: &until})
+	plain, k, err := m.insert(ctx, store.APIKey{Name: old.Name, Role: old.Role, CreatedBy: old.CreatedBy, ExpiresAt: old.ExpiresAt, RotatedFrom: old.KeyID})
 	if err != nil {
-		m.changed(ctx, "api_key_create", k.KeyID)
-		return "", APIKeyInfo{}, fmt.Errorf("rotate api key %s: new key %s created, old key not retired: %w", id, k.KeyID, err)
+		return "", APIKeyInfo{}, m.unclaim(ctx, claimed, err)
 	}
-	m.put(updated)
+	m.put(claimed)
 	m.changed(ctx, "api_key_rotate", old.KeyID)
 	return plain, m.info(k), nil
 }
 
+// unclaim undoes Rotate's claim on the key claimed after its successor could not be stored
+// (insertErr), and returns the error Rotate reports. The undo runs even if ctx was cancelled: a
+// cancelled caller is a likely reason for the failed insert, and the claim must not outlive it.
+// m.mu must be held.
+func (m *KeyManager) unclaim(ctx context.Context, claimed store.APIKey, insertErr error) error {
+	if err := m.cfg.Store.ClearAPIKeyGrace(context.WithoutCancel(ctx), claimed.KeyID, *claimed.GraceUntil); err != nil {
+		m.put(claimed) // the store has it rotated: so must the index
+		return fmt.Errorf("rotate api key %s: new key not stored, and the old key was left rotated without a successor (%v): %w",
+			claimed.KeyID, err, insertErr)
+	}
+	return fmt.Errorf("rotate api key %s: new key not stored, old key left active: %w", claimed.KeyID, insertErr)
+}
+
 // Revoke stops the key id at once (on other instances, at their next Refresh). Revoking a revoked
-// key is a no-op; an unknown key is store.ErrNotFound.
+// key is a no-op, also when another instance revokes it at the same time; an unknown key is
+// store.ErrNotFound.
 func (m *KeyManager) Revoke(ctx context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -423,6 +447,13 @@ func (m *KeyManager) Revoke(ctx context.Context, id string) error {
 	}
 	now := m.cfg.Now().UTC().Truncate(time.Millisecond)
 	updated, err := m.cfg.Store.UpdateAPIKey(ctx, id, store.APIKeyPatch{RevokedAt: &now})
+	if errors.Is(err, store.ErrConflict) {
+		// Another instance revoked it since find: a no-op here, once the index has that revocation.
+		if _, err := m.reload(ctx); err != nil {
+			return fmt.Errorf("revoke api key %s: revoked concurrently: %w", id, err)
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("revoke api key: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,11 +15,13 @@ import (
 
 // fakeKeys is an in-memory KeyStore that counts reads, so tests can prove Verify never reads.
 type fakeKeys struct {
-	mu    sync.Mutex // guards keys, reads, err
-	keys  []store.APIKey
-	reads int
-	err   error
-	read  chan struct{} // when set, signalled (non-blocking) after every APIKeys call
+	mu        sync.Mutex // guards keys, reads, err, createErr, clearErr
+	keys      []store.APIKey
+	reads     int
+	err       error
+	createErr error         // when set, fails CreateAPIKey only
+	clearErr  error         // when set, fails ClearAPIKeyGrace only
+	read      chan struct{} // when set, signalled (non-blocking) after every APIKeys call
 }
 
 func (f *fakeKeys) CreateAPIKey(_ context.Context, k store.APIKey) error {
@@ -26,6 +29,9 @@ func (f *fakeKeys) CreateAPIKey(_ context.Context, k store.APIKey) error {
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
+	}
+	if f.createErr != nil {
+		return f.createErr
 	}
 	for _, x := range f.keys {
 		if x.KeyID == k.KeyID {
@@ -57,18 +63,99 @@ func (f *fakeKeys) UpdateAPIKey(_ context.Context, id string, p store.APIKeyPatc
 		return store.APIKey{}, f.err
 	}
 	for i, k := range f.keys {
-		if k.KeyID == id {
-			if p.RevokedAt != nil {
-				k.RevokedAt = p.RevokedAt
-			}
-			if p.GraceUntil != nil {
-				k.GraceUntil = p.GraceUntil
-			}
-			f.keys[i] = k
-			return k, nil
+		if k.KeyID != id {
+			continue
 		}
+		if k.RevokedAt != nil || (p.GraceUntil != nil && k.GraceUntil != nil) {
+			return store.APIKey{}, store.ErrConflict // set once, and a revoked key is final
+		}
+		if p.RevokedAt != nil {
+			k.RevokedAt = p.RevokedAt
+		}
+		if p.GraceUntil != nil {
+			k.GraceUntil = p.GraceUntil
+		}
+		f.keys[i] = k
+		return k, nil
 	}
 	return store.APIKey{}, store.ErrNotFound
+}
+
+func (f *fakeKeys) ClearAPIKeyGrace(_ context.Context, id string, graceUntil time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	if f.clearErr != nil {
+		return f.clearErr
+	}
+	for i, k := range f.keys {
+		if k.KeyID == id && k.GraceUntil != nil && k.GraceUntil.Equal(graceUntil) {
+			f.keys[i].GraceUntil = nil
+			return nil
+		}
+	}
+	return store.ErrNotFound
+}
+
+// stored returns the stored key id, or the zero key.
+func (f *fakeKeys) stored(id string) store.APIKey {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range f.keys {
+		if k.KeyID == id {
+			return k
+		}
+	}
+	return store.APIKey{}
+}
+
+// successors returns the ids of the stored keys rotated from id.
+func (f *fakeKeys) successors(id string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, k := range f.keys {
+		if k.RotatedFrom == id {
+			out = append(out, k.KeyID)
+		}
+	}
+	return out
+}
+
+// gatedKeys is a fakeKeys whose APIKeys calls, once armed, wait until n of them have arrived, so
+// that n instances all read a key before any of them writes it: the interleaving across
+// instances that KeyManager.mu cannot prevent.
+type gatedKeys struct {
+	*fakeKeys
+	gateMu  sync.Mutex // guards waiting, open
+	waiting int
+	open    chan struct{} // closed when the n-th call arrives; nil when not armed
+}
+
+// arm makes the next n APIKeys calls wait for each other.
+func (g *gatedKeys) arm(n int) {
+	g.gateMu.Lock()
+	defer g.gateMu.Unlock()
+	g.waiting, g.open = n, make(chan struct{})
+}
+
+func (g *gatedKeys) APIKeys(ctx context.Context) ([]store.APIKey, error) {
+	keys, err := g.fakeKeys.APIKeys(ctx)
+	g.gateMu.Lock()
+	open := g.open
+	if open != nil {
+		if g.waiting--; g.waiting == 0 {
+			close(open)
+			g.open = nil
+		}
+	}
+	g.gateMu.Unlock()
+	if open != nil {
+		<-open
+	}
+	return keys, err
 }
 
 func (f *fakeKeys) readCount() int {
@@ -77,7 +164,7 @@ func (f *fakeKeys) readCount() int {
 	return f.reads
 }
 
-func newTestKeys(t *testing.T, st *fakeKeys, clock *fakeClock, mutate ...func(*KeyConfig)) *KeyManager {
+func newTestKeys(t *testing.T, st KeyStore, clock *fakeClock, mutate ...func(*KeyConfig)) *KeyManager {
 	t.Helper()
 	cfg := KeyConfig{Store: st, Now: clock.Now, RefreshInterval: -1}
 	for _, m := range mutate {
@@ -276,6 +363,129 @@ func TestAPIKeyRevoke(t *testing.T) {
 	list, _ := m.List(ctx)
 	if len(list) != 1 || list[0].State != KeyRevoked || list[0].RevokedAt == nil || !list[0].RevokedAt.Equal(clock.Now()) {
 		t.Fatalf("List = %+v", list)
+	}
+}
+
+// TestAPIKeyRotateRaceAcrossInstances rotates one key six times at once from two instances over
+// one store (three each, as two servers sharing a database would), with each instance's first
+// rotation reading the key as active before either writes. Exactly one rotation may succeed and
+// store a successor; the others must see the key as already rotated.
+func TestAPIKeyRotateRaceAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	st, clock := &gatedKeys{fakeKeys: &fakeKeys{}}, newFakeClock()
+	a, b := newTestKeys(t, st, clock), newTestKeys(t, st, clock)
+	_, info, err := a.Create(ctx, "tv", RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.arm(2)
+	errs := make(chan error, 6)
+	var wg sync.WaitGroup
+	for _, m := range []*KeyManager{a, b, a, b, a, b} {
+		wg.Go(func() {
+			_, _, err := m.Rotate(ctx, info.ID, 5*time.Minute)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	wins := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, ErrKeyInactive):
+			t.Errorf("rotate: err = %v, want nil or ErrKeyInactive", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d rotations succeeded, want 1", wins)
+	}
+	if got := st.successors(info.ID); len(got) != 1 {
+		t.Errorf("successors of %s = %v, want exactly one", info.ID, got)
+	}
+}
+
+// TestAPIKeyRevokeRaceAcrossInstances revokes one key from two instances at once, both reading it
+// as unrevoked first: one revocation happens (one audit and notification, one revoked_at), the
+// other is the documented no-op, and both instances reject the key on return.
+func TestAPIKeyRevokeRaceAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	st, clock := &gatedKeys{fakeKeys: &fakeKeys{}}, newFakeClock()
+	var changes atomic.Int32
+	count := func(c *KeyConfig) { c.OnChange = func() { changes.Add(1) } }
+	a, b := newTestKeys(t, st, clock, count), newTestKeys(t, st, clock, count)
+	key, info, err := a.Create(ctx, "tv", RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	changes.Store(0)
+	st.arm(2)
+	var wg sync.WaitGroup
+	for _, m := range []*KeyManager{a, b} {
+		wg.Go(func() {
+			if err := m.Revoke(ctx, info.ID); err != nil {
+				t.Errorf("revoke: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := changes.Load(); n != 1 {
+		t.Errorf("revocations notified: %d, want 1", n)
+	}
+	mustReject(t, a, key)
+	mustReject(t, b, key)
+}
+
+// TestAPIKeyRotateInsertFails checks that a rotation whose successor cannot be stored undoes its
+// claim on the old key, so the key stays active and can be rotated again, and that when the undo
+// fails too the error says the old key was left rotated.
+func TestAPIKeyRotateInsertFails(t *testing.T) {
+	tests := []struct {
+		name       string
+		clearErr   error
+		wantGrace  bool
+		wantInMsg  string
+		wantRotate bool // a retry without failures succeeds
+	}{
+		{name: "undo succeeds", wantInMsg: "old key left active", wantRotate: true},
+		{name: "undo fails", clearErr: errors.New("db down"), wantGrace: true, wantInMsg: "left rotated without a successor"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, clock := &fakeKeys{}, newFakeClock()
+			m := newTestKeys(t, st, clock)
+			key, info, err := m.Create(ctx, "tv", RoleViewer, "admin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			insertErr := errors.New("disk full")
+			st.mu.Lock()
+			st.createErr, st.clearErr = insertErr, tt.clearErr
+			st.mu.Unlock()
+			_, _, err = m.Rotate(ctx, info.ID, 0)
+			if !errors.Is(err, insertErr) || !strings.Contains(err.Error(), tt.wantInMsg) {
+				t.Fatalf("rotate: err = %v, want %v and %q", err, insertErr, tt.wantInMsg)
+			}
+			if got := st.stored(info.ID).GraceUntil != nil; got != tt.wantGrace {
+				t.Fatalf("old key rotated in store: %v, want %v", got, tt.wantGrace)
+			}
+			if tt.wantGrace {
+				mustReject(t, m, key) // zero grace: the index follows the store
+			} else {
+				mustVerify(t, m, key, Identity{Username: "apikey:tv", Role: RoleViewer, Language: "en"})
+			}
+			st.mu.Lock()
+			st.createErr, st.clearErr = nil, nil
+			st.mu.Unlock()
+			if _, _, err := m.Rotate(ctx, info.ID, 0); (err == nil) != tt.wantRotate {
+				t.Fatalf("retry: err = %v, want success %v", err, tt.wantRotate)
+			}
+		})
 	}
 }
 

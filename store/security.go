@@ -40,7 +40,9 @@ type APIKey struct {
 
 // APIKeyPatch lists the fields of an API key that change after creation: a
 // revocation and the end of a rotation's grace period. Nil fields are left
-// unchanged.
+// unchanged. Each field is set at most once and a revoked key is final (see
+// store/mongo.Store.UpdateAPIKey): that is what makes a rotation or a
+// revocation happen once even when several instances attempt it at once.
 type APIKeyPatch struct {
 	RevokedAt  *time.Time
 	GraceUntil *time.Time

@@ -17,7 +17,9 @@ import "errors"
 var ErrNotFound = errors.New("store: not found")
 
 // ErrConflict is returned when a write would violate a unique index (for
-// example a duplicate agent_id).
+// example a duplicate agent_id), or when a conditional update finds the
+// document no longer in the state it requires (for example an API key that
+// another instance rotated first).
 var ErrConflict = errors.New("store: conflict")
 
 // ErrInvalid is returned when an argument cannot be turned into a query (for

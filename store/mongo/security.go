@@ -130,14 +130,24 @@ func (s *Store) APIKeys(ctx context.Context) ([]store.APIKey, error) {
 }
 
 // UpdateAPIKey sets the non-nil fields of p on the key with keyID and returns
-// the updated key, or store.ErrNotFound. An empty patch is store.ErrInvalid.
+// the updated key. Each field is set at most once and a revoked key is final:
+// the update applies only while the key is not revoked and none of p's fields
+// is set yet, and the filter checks that in the same findAndModify that
+// writes, so when two instances rotate (or revoke) one key at once exactly
+// one of them succeeds. The others get store.ErrConflict; an unknown key is
+// store.ErrNotFound, an empty patch store.ErrInvalid. That holds on MongoDB:
+// the embedded FerretDB v1 runs findAndModify as a read and then a rewrite by
+// _id, so two instances sharing one embedded database can both pass the
+// filter (within one instance the security package serializes the writes).
 func (s *Store) UpdateAPIKey(ctx context.Context, keyID string, p store.APIKeyPatch) (store.APIKey, error) {
 	set := bson.D{}
+	filter := bson.D{{Key: "key_id", Value: keyID}, {Key: "revoked_at", Value: nil}} // null matches a missing field too
 	if p.RevokedAt != nil {
 		set = append(set, bson.E{Key: "revoked_at", Value: p.RevokedAt.UTC().Truncate(time.Millisecond)})
 	}
 	if p.GraceUntil != nil {
 		set = append(set, bson.E{Key: "grace_until", Value: p.GraceUntil.UTC().Truncate(time.Millisecond)})
+		filter = append(filter, bson.E{Key: "grace_until", Value: nil})
 	}
 	if len(set) == 0 {
 		return store.APIKey{}, fmt.Errorf("update api key %q: empty patch: %w", keyID, store.ErrInvalid)
@@ -146,16 +156,50 @@ func (s *Store) UpdateAPIKey(ctx context.Context, keyID string, p store.APIKeyPa
 	defer cancel()
 	var k store.APIKey
 	err := guarded(ctx, Write, func(ctx context.Context) error {
-		return s.coll(collAPIKeys).FindOneAndUpdate(ctx, bson.D{{Key: "key_id", Value: keyID}}, bson.D{{Key: "$set", Value: set}},
+		return s.coll(collAPIKeys).FindOneAndUpdate(ctx, filter, bson.D{{Key: "$set", Value: set}},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&k)
 	})
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		return store.APIKey{}, fmt.Errorf("update api key %q: %w", keyID, store.ErrNotFound)
-	case err != nil:
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		err = s.unmatchedAPIKey(ctx, keyID)
+	}
+	if err != nil {
 		return store.APIKey{}, fmt.Errorf("update api key %q: %w", keyID, err)
 	}
 	return k, nil
+}
+
+// unmatchedAPIKey tells why a conditional update of the key keyID matched no
+// document: store.ErrNotFound when there is no such key, store.ErrConflict
+// when there is (its state failed the condition).
+func (s *Store) unmatchedAPIKey(ctx context.Context, keyID string) error {
+	_, err := findOne[store.APIKey](ctx, s.coll(collAPIKeys), bson.D{{Key: "key_id", Value: keyID}})
+	if err == nil {
+		return store.ErrConflict
+	}
+	return err
+}
+
+// ClearAPIKeyGrace removes grace_until from the key keyID if it still is
+// graceUntil, which makes the key active again unless it was revoked
+// meanwhile. It undoes a rotation's claim on the old key when the successor
+// could not be stored; matching the value means it can only undo that claim.
+// No key keyID with that grace_until is store.ErrNotFound.
+func (s *Store) ClearAPIKeyGrace(ctx context.Context, keyID string, graceUntil time.Time) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	filter := bson.D{{Key: "key_id", Value: keyID}, {Key: "grace_until", Value: graceUntil.UTC().Truncate(time.Millisecond)}}
+	var res *mongo.UpdateResult
+	err := guarded(ctx, Write, func(ctx context.Context) (err error) {
+		res, err = s.coll(collAPIKeys).UpdateOne(ctx, filter, bson.D{{Key: "$unset", Value: bson.D{{Key: "grace_until", Value: ""}}}})
+		return err
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("clear grace of api key %q: %w", keyID, err)
+	case res.MatchedCount == 0:
+		return fmt.Errorf("clear grace of api key %q: %w", keyID, store.ErrNotFound)
+	}
+	return nil
 }
 
 // InsertAuditEvents appends events to the audit log in one unordered

@@ -118,6 +118,107 @@ func TestAPIKeyRoundTrip(t *testing.T) {
 	}
 }
 
+// TestUpdateAPIKeyIsConditional checks the conditions that make a rotation or a revocation happen
+// once: each field is set at most once and a revoked key takes no update. A refused update is
+// store.ErrConflict and leaves the stored key as it was.
+func TestUpdateAPIKeyIsConditional(t *testing.T) {
+	ctx := testContext(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	later := now.Add(time.Hour)
+	grace := store.APIKeyPatch{GraceUntil: &now}
+	revoke := store.APIKeyPatch{RevokedAt: &now}
+	tests := []struct {
+		name  string
+		setup []store.APIKeyPatch
+		patch store.APIKeyPatch
+		want  error
+	}{
+		{"rotate active", nil, store.APIKeyPatch{GraceUntil: &later}, nil},
+		{"revoke active", nil, store.APIKeyPatch{RevokedAt: &later}, nil},
+		{"revoke rotated", []store.APIKeyPatch{grace}, store.APIKeyPatch{RevokedAt: &later}, nil},
+		{"rotate rotated", []store.APIKeyPatch{grace}, store.APIKeyPatch{GraceUntil: &later}, store.ErrConflict},
+		{"rotate revoked", []store.APIKeyPatch{revoke}, store.APIKeyPatch{GraceUntil: &later}, store.ErrConflict},
+		{"revoke revoked", []store.APIKeyPatch{revoke}, store.APIKeyPatch{RevokedAt: &later}, store.ErrConflict},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprintf("c%d-%d", time.Now().UnixNano()%1_000_000_000, i)
+			if err := env.store.CreateAPIKey(ctx, store.APIKey{KeyID: id, Hash: "h", Role: "viewer", CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range tt.setup {
+				if _, err := env.store.UpdateAPIKey(ctx, id, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := storedAPIKey(t, id)
+			got, err := env.store.UpdateAPIKey(ctx, id, tt.patch)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if tt.want != nil {
+				if after := storedAPIKey(t, id); !equalTimes(after.GraceUntil, before.GraceUntil) || !equalTimes(after.RevokedAt, before.RevokedAt) {
+					t.Fatalf("refused update changed the key: %+v, was %+v", after, before)
+				}
+				return
+			}
+			if (tt.patch.GraceUntil != nil && !equalTimes(got.GraceUntil, &later)) || (tt.patch.RevokedAt != nil && !equalTimes(got.RevokedAt, &later)) {
+				t.Fatalf("updated key = %+v", got)
+			}
+		})
+	}
+}
+
+// TestClearAPIKeyGrace undoes a rotation's claim: only the claim it names, and the key can then be
+// rotated again.
+func TestClearAPIKeyGrace(t *testing.T) {
+	ctx := testContext(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	id := fmt.Sprintf("g%d", time.Now().UnixNano()%1_000_000_000)
+	if err := env.store.CreateAPIKey(ctx, store.APIKey{KeyID: id, Hash: "h", Role: "viewer", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.store.UpdateAPIKey(ctx, id, store.APIKeyPatch{GraceUntil: &now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.store.ClearAPIKeyGrace(ctx, id, now.Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("other grace_until: err = %v, want ErrNotFound", err)
+	}
+	if k := storedAPIKey(t, id); !equalTimes(k.GraceUntil, &now) {
+		t.Fatalf("grace_until = %v after a refused clear, want %v", k.GraceUntil, now)
+	}
+	if err := env.store.ClearAPIKeyGrace(ctx, id, now); err != nil {
+		t.Fatal(err)
+	}
+	if k := storedAPIKey(t, id); k.GraceUntil != nil {
+		t.Fatalf("grace_until = %v after clear, want none", k.GraceUntil)
+	}
+	if _, err := env.store.UpdateAPIKey(ctx, id, store.APIKeyPatch{GraceUntil: &now}); err != nil {
+		t.Fatalf("rotate after clear: %v", err)
+	}
+	if err := env.store.ClearAPIKeyGrace(ctx, "nope-"+id, now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown key: err = %v, want ErrNotFound", err)
+	}
+}
+
+// storedAPIKey returns the stored key id.
+func storedAPIKey(t *testing.T, id string) store.APIKey {
+	t.Helper()
+	var k store.APIKey
+	if err := env.store.Database().Collection("api_keys").FindOne(testContext(t), bson.D{{Key: "key_id", Value: id}}).Decode(&k); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// equalTimes reports whether a and b are both unset or the same instant.
+func equalTimes(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
 func TestAuditEvents(t *testing.T) {
 	ctx := testContext(t)
 	// A unique tag-free marker: events of this test use a private address
