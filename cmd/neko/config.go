@@ -90,6 +90,14 @@ func parseRate(s string) (Rate, error) {
 	return Rate{PerSecond: r, Burst: burst}, nil
 }
 
+// developmentPassword is the admin password when ADMIN_PASSWORD is unset outside production (the
+// README documents it); production refuses it, and any password shorter than
+// minProductionPassword.
+const (
+	developmentPassword   = "change-me"
+	minProductionPassword = 12
+)
+
 // Production reports whether the production safeguards apply.
 func (c Config) Production() bool { return c.Env == "production" }
 
@@ -230,8 +238,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		if len(c.JWTSecret) < 32 {
 			errs = append(errs, errors.New("JWT_SECRET: required in production, at least 32 characters"))
 		}
-		if c.AdminPassword == "" {
-			errs = append(errs, errors.New("ADMIN_PASSWORD: required in production"))
+		// The admin account is shared by every instance and written at start-up: a weak or the
+		// documented development password here would be the production admin's.
+		if len(c.AdminPassword) < minProductionPassword || c.AdminPassword == developmentPassword {
+			errs = append(errs, fmt.Errorf("ADMIN_PASSWORD: required in production, at least %d characters, not the development default", minProductionPassword))
 		}
 	} else {
 		if c.JWTSecret == "" {
@@ -240,7 +250,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			c.JWTSecret = hex.EncodeToString(b[:])
 		}
 		if c.AdminPassword == "" {
-			c.AdminPassword = "change-me"
+			c.AdminPassword = developmentPassword
 		}
 	}
 	return c, errors.Join(errs...)

@@ -25,3 +25,31 @@ func TestConfigDatabaseDurabilitySwitches(t *testing.T) {
 		})
 	}
 }
+
+// Production refuses a missing, short or development-default admin password (the account is
+// shared by every instance) and a short JWT secret.
+func TestProductionRequiresStrongSecrets(t *testing.T) {
+	secret := "0123456789abcdef0123456789abcdef"
+	cases := []struct {
+		name, password, secret string
+		ok                     bool
+	}{
+		{"strong", "a-long-admin-password", secret, true},
+		{"missing password", "", secret, false},
+		{"development default", "change-me", secret, false},
+		{"short password", "a", secret, false},
+		{"short secret", "a-long-admin-password", "short", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := map[string]string{"NEKO_ENV": "production", "ADMIN_PASSWORD": c.password, "JWT_SECRET": c.secret}
+			_, err := loadConfig(func(k string) string { return env[k] })
+			if (err == nil) != c.ok {
+				t.Fatalf("err = %v, want ok %v", err, c.ok)
+			}
+		})
+	}
+	if cfg, err := loadConfig(func(string) string { return "" }); err != nil || cfg.AdminPassword != "change-me" {
+		t.Fatalf("development default: %q, %v", cfg.AdminPassword, err)
+	}
+}

@@ -128,7 +128,7 @@ func TestFlyConfig(t *testing.T) {
 	// The configuration a Fly Machine actually runs with: [env] plus placeholder secrets (which
 	// win, as `fly secrets` do, so a secret wrongly kept in [env] is reported below, not here).
 	secrets := map[string]string{
-		"JWT_SECRET": strings.Repeat("s", 32), "ADMIN_PASSWORD": "placeholder",
+		"JWT_SECRET": strings.Repeat("s", 32), "ADMIN_PASSWORD": "placeholder-password",
 		"MONGODB_URI": "mongodb://db.invalid:27017", "REDIS_URL": "redis://redis.invalid:6379",
 	}
 	deployed, err := loadConfig(func(k string) string {
