@@ -23,6 +23,7 @@ var (
 	headerXCache       = []byte("X-Cache")
 	headerCacheControl = []byte(fiber.HeaderCacheControl)
 	headerETag         = []byte(fiber.HeaderETag)
+	headerAge          = []byte(fiber.HeaderAge)
 )
 
 // addHeader appends a response header that only one place in the server sets, once per request.

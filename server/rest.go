@@ -156,6 +156,7 @@ func (s *Server) rest(rt restRoute) fiber.Handler {
 		return s.writeRemembered(c, fiber.MIMEApplicationJSON, result{
 			status: fiber.StatusOK, body: entry.Body, xCache: status.String(), etag: entry.ETag,
 			cacheControl: cacheControl(false, rt.maxAge), cost: 1, fresh: rt.maxAge - time.Since(entry.StoredAt),
+			storedAt: entry.StoredAt,
 		})
 	}
 }

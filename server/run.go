@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -46,6 +47,7 @@ type result struct {
 	cost         int           // the operation's computed cost (charged to the rate limit)
 	retryAfter   time.Duration // a field was refused for a while (a throttled login): Retry-After
 	fresh        time.Duration // how much longer a cached answer stays fresh (0: not cacheable)
+	storedAt     time.Time     // when a cached answer was computed: its Age (zero: not from the cache)
 }
 
 // run executes one GraphQL request: persisted query lookup, prepare, cost charge, then the
@@ -102,6 +104,7 @@ func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 	if wantsCost(req.Extensions) {
 		res.body = appendCostExtension(res.body, op.Cost, s.deps.Engine.MaxCost())
 		res.fresh = 0 // the cost extension is per request: never memoize it
+		res.etag = "" // nor let it pass for the cached representation (If-None-Match)
 	}
 	return res
 }
@@ -222,6 +225,7 @@ func (s *Server) cached(ctx context.Context, op *graphql.Operation, pol resolver
 		private:      private,
 		cacheControl: cacheControl(private, pol.MaxAge),
 		fresh:        pol.MaxAge - time.Since(entry.StoredAt),
+		storedAt:     entry.StoredAt,
 	}
 }
 
@@ -314,6 +318,13 @@ func (s *Server) writeResult(c *fiber.Ctx, media string, r result) error {
 	if r.cacheControl != "" {
 		addHeader(c, headerCacheControl, r.cacheControl)
 	}
+	if !r.storedAt.IsZero() {
+		// max-age counts from when the answer was computed: Age tells a downstream cache how much
+		// of it is left (RFC 9111 section 4.2.3).
+		var buf [20]byte
+		age := max(0, state(c).start.Sub(r.storedAt)/time.Second)
+		c.Response().Header.AddBytesKV(headerAge, strconv.AppendInt(buf[:0], int64(age), 10))
+	}
 	setVary(c, r.private)
 	if r.etag != "" {
 		addHeader(c, headerETag, r.etag)
@@ -347,10 +358,14 @@ func setVary(c *fiber.Ctx, private bool) {
 	}
 }
 
-// etagMatches implements If-None-Match's weak comparison over a list of tags or "*".
+// etagMatches implements If-None-Match's weak comparison over a list of tags, or "*" alone
+// (which is not a member of a list: "*, x" matches only x).
 func etagMatches(header, etag string) bool {
+	if strings.TrimSpace(header) == "*" {
+		return true
+	}
 	for _, part := range splitComma(header) {
-		if part == "*" || trimWeak(part) == trimWeak(etag) {
+		if part != "*" && trimWeak(part) == trimWeak(etag) {
 			return true
 		}
 	}

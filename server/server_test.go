@@ -99,7 +99,7 @@ func TestCacheKeyScopes(t *testing.T) {
 }
 
 func TestETagMatchesAndCost(t *testing.T) {
-	for header, want := range map[string]bool{`"abc"`: true, `W/"abc"`: true, `"x", "abc"`: true, `*`: true, `"abcd"`: false} {
+	for header, want := range map[string]bool{`"abc"`: true, `W/"abc"`: true, `"x", "abc"`: true, `*`: true, ` * `: true, `*, "x"`: false, `"abcd"`: false} {
 		if got := etagMatches(header, `"abc"`); got != want {
 			t.Errorf("etagMatches(%q) = %v", header, got)
 		}

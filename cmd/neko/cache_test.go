@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,17 @@ func TestQueryCachedWithHeadersAndETag(t *testing.T) {
 	res = post(t, "", "application/json", body, "If-None-Match", `"other"`)
 	if res.Status != 200 {
 		t.Fatalf("non-matching If-None-Match: %d", res.Status)
+	}
+	// A cached answer says how old it is, so a downstream cache counts max-age from when it was
+	// computed.
+	if age, err := strconv.Atoi(res.Header.Get("Age")); err != nil || age < 0 || age > 30 {
+		t.Fatalf("Age = %q", res.Header.Get("Age"))
+	}
+	// The cost extension makes another representation: it never answers 304 for the plain one.
+	withCost, _ := json.Marshal(map[string]any{"query": q, "extensions": map[string]any{"cost": true}})
+	res = post(t, "", "application/json", withCost, "If-None-Match", etag)
+	if res.Status != 200 || !strings.Contains(string(res.RawBody), "requestedQueryCost") || res.Header.Get("ETag") == etag {
+		t.Fatalf("cost extension: %d %v %s", res.Status, res.Header, res.RawBody)
 	}
 	// The same bytes under a media type the server refuses are refused, remembered answer or not.
 	if res := post(t, "", "text/plain", body); res.Status != 415 {
