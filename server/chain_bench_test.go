@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,9 @@ func (c compatStub) DinaStats(context.Context) (any, error)                     
 func (c compatStub) DinaPerpetrators(context.Context) (any, error)                { return c.body() }
 func (c compatStub) DinaAllAgents(context.Context, int, int, string) (any, error) { return c.body() }
 
+// okResolves counts executions of the test servers' only field, Query.ok.
+var okResolves atomic.Int64
+
 // newBenchServer builds a server over a tiny engine, the real cache, and, when defended, every
 // defense of the request chain: block list, authentication, rate limit and threat scoring.
 func newBenchServer(b testing.TB, defended bool) (*Server, *security.Authenticator) {
@@ -45,7 +49,7 @@ func newBenchServer(b testing.TB, defended bool) (*Server, *security.Authenticat
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	schema := gqlparser.MustLoadSchema(&ast.Source{Input: "type Query { ok: Boolean }"})
 	engine, err := graphql.New(graphql.Config{Schema: schema, Resolvers: map[string]map[string]graphql.Field{
-		"Query": {"ok": {Resolve: func(context.Context, graphql.ResolveParams) (any, error) { return true, nil }}},
+		"Query": {"ok": {Resolve: func(context.Context, graphql.ResolveParams) (any, error) { okResolves.Add(1); return true, nil }}},
 	}})
 	if err != nil {
 		b.Fatal(err)

@@ -111,10 +111,13 @@ type Server struct {
 	// realPaths are the paths of the routes registered before the honeypot traps (trapPath).
 	realPaths map[string]bool
 
-	memo        *memo       // exact-request answers for anonymous repeats; nil without a cache
+	memo        *memo       // exact-request answers for repeats; nil without a cache
 	metricCache sync.Map    // routeKey -> routeMetric
 	restTable   []restRoute // the REST routes, for the warmer
 	warm        *warmer     // nil until StartWarming
+	// generation is the response cache's invalidation generation, which moves with every
+	// invalidation here or on another instance; nil without a cache.
+	generation func() uint64
 }
 
 // New validates cfg and deps and builds the application with all routes.
@@ -163,6 +166,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, addrs: slotcache.New[netip.Addr, *clientAddr](4096),
 		userKeys: slotcache.New[string, string](1024)}
 	if g, ok := deps.Cache.(interface{ Generation() uint64 }); ok {
+		s.generation = g.Generation
 		s.memo = newMemo(g.Generation, deps.Metrics.CacheLookups.WithLabelValues("memo", "hit").Inc)
 	}
 	s.app = fiber.New(fiber.Config{

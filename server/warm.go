@@ -74,19 +74,38 @@ func (w *warmer) close() {
 	}
 }
 
+// invalidationCheck is how often the warmer looks for an invalidation between passes.
+const invalidationCheck = 100 * time.Millisecond
+
+// run makes a pass every interval, and at once after an invalidation (a mutation here, or on
+// another instance): the invalidated answers are recomputed before the next poll asks for them,
+// instead of by that poll, which would wait for the database and get a MISS.
 func (w *warmer) run(ctx context.Context) {
 	interval := w.interval()
+	check := time.NewTicker(invalidationCheck)
+	defer check.Stop()
 	for {
+		gen, start := w.generation(), time.Now()
 		if err := w.pass(ctx); err != nil && ctx.Err() == nil {
 			w.s.deps.Logger.Warn("cache warm-up incomplete", "err", err)
 		}
 		w.done.Store(true) // ready even if some answer failed: the pass will retry it
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
+		for time.Since(start) < interval && w.generation() == gen {
+			select {
+			case <-ctx.Done():
+				return
+			case <-check.C:
+			}
 		}
 	}
+}
+
+// generation is the cache's invalidation generation (0 when it has none).
+func (w *warmer) generation() uint64 {
+	if w.s.generation == nil {
+		return 0
+	}
+	return w.s.generation()
 }
 
 // interval is a quarter of the shortest max-age in the warm set, at least 250ms.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/neko-defense/neko/security"
+	"github.com/neko-defense/neko/server"
 )
 
 func TestQueryCachedWithHeadersAndETag(t *testing.T) {
@@ -236,4 +238,29 @@ func TestWarmTVEndpointsNeverMiss(t *testing.T) {
 		}
 	}
 	t.Logf("%d polls, all hits", polls)
+
+	// A mutation invalidates warm answers; the warmer recomputes them at once, so the next poll
+	// (a TV monitor polls every 5 s; here 2 s later) is a hit with the new data.
+	stats := warmQueries[slices.IndexFunc(warmQueries, func(q server.WarmQuery) bool { return q.Name == "getDINAStatistics" })].Query
+	total := func(r gqlResult) int {
+		var out struct {
+			S struct {
+				Total int `json:"total_agents"`
+			} `json:"getDINAStatistics"`
+		}
+		_ = json.Unmarshal(r.Data, &out)
+		return out.S.Total
+	}
+	before := total(gqlAt(t, base, "", stats, nil))
+	r := gqlAt(t, base, tokens[security.RoleAdmin], `mutation { createDINAAgent(input: {full_name: "Warm Watcher", rank: "Mayor", category: OTHER}) { agent_id } }`, nil)
+	if r.Status != 200 || len(r.Errors) > 0 {
+		t.Fatalf("mutation: %s", r.RawBody)
+	}
+	time.Sleep(2 * time.Second)
+	if r := gqlAt(t, base, "", stats, nil); r.Header.Get("X-Cache") != "HIT" || total(r) != before+1 {
+		t.Fatalf("after a mutation: X-Cache %q, total %d, want HIT with %d", r.Header.Get("X-Cache"), total(r), before+1)
+	}
+	if r := getAt("/api/dina/stats"); r.Header.Get("X-Cache") != "HIT" {
+		t.Fatalf("/api/dina/stats after a mutation: X-Cache %q", r.Header.Get("X-Cache"))
+	}
 }
