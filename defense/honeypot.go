@@ -317,10 +317,20 @@ func (h *Honeypot) Close(ctx context.Context) error { return h.writes.close(ctx)
 
 // truncate cuts s to at most n bytes, dropping a split UTF-8 sequence.
 func truncate(s string, n int) string {
+	s = stripNUL(s)
 	if len(s) <= n {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "")
+}
+
+// stripNUL removes NUL bytes, as from every string input: a recorded request is the attacker's
+// text, and NULs in it break tools that read the collection as C strings.
+func stripNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "")
 }
 
 func isCredentialHeader(name string) bool {
@@ -373,8 +383,8 @@ func keepBody(b []byte) any {
 }
 
 // sanitizeJSON renames keys MongoDB would treat as operators or paths
-// ('$' and '.' become '_', as the original's sanitizer) and flattens
-// nesting deeper than 16 levels to text.
+// ('$' and '.' become '_', as the original's sanitizer), strips NUL bytes
+// and flattens nesting deeper than 16 levels to text.
 func sanitizeJSON(v any, depth int) any {
 	if depth > maxBodyJSONDepth {
 		s, _ := json.Marshal(v)
@@ -384,7 +394,7 @@ func sanitizeJSON(v any, depth int) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[safeKey(k)] = sanitizeJSON(e, depth+1)
+			out[safeKey(stripNUL(k))] = sanitizeJSON(e, depth+1)
 		}
 		return out
 	case []any:
@@ -392,6 +402,8 @@ func sanitizeJSON(v any, depth int) any {
 			x[i] = sanitizeJSON(e, depth+1)
 		}
 		return x
+	case string:
+		return stripNUL(x)
 	}
 	return v
 }

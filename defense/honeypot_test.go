@@ -199,6 +199,19 @@ func TestHoneypotRecord(t *testing.T) {
 			playbook: []string{ActCaptureReport, ActInvestigate, ActUpdateProfile},
 		},
 		{
+			name: "NUL bytes stripped",
+			hit: TrapHit{Path: "/wp-login.php", Method: "POST", IP: "203.0.113.53",
+				Body: []byte(`{"us\u0000er":"ro\u0000ot","list":["a\u0000"]}`), ThreatScore: 20},
+			level: "LOW", action: "logged", body: map[string]any{"user": "root", "list": []any{"a"}},
+			playbook: []string{ActCaptureReport, ActInvestigate, ActUpdateProfile},
+		},
+		{
+			name:  "NUL bytes stripped from text",
+			hit:   TrapHit{Path: "/wp-login.php", Method: "POST", IP: "203.0.113.54", Body: []byte("log=ad\x00min"), ThreatScore: 20},
+			level: "LOW", action: "logged", body: "log=admin",
+			playbook: []string{ActCaptureReport, ActInvestigate, ActUpdateProfile},
+		},
+		{
 			name:  "long body kept as text",
 			hit:   TrapHit{Path: "/upload.php", Method: "POST", IP: "203.0.113.52", Body: []byte(strings.Repeat("A", 5000)), ThreatScore: 85},
 			level: "CRITICAL", action: "blocked", body: strings.Repeat("A", 4096),
