@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/neko-defense/neko/resilience"
 )
 
 // ThrottleConfig configures login throttling. Zero values take the documented defaults.
@@ -35,6 +37,18 @@ type ThrottleConfig struct {
 	MaxKeys int
 	// Disabled turns throttling off.
 	Disabled bool
+	// Shared, when set, shares failed logins between the instances (resilience.RateLimiter, which
+	// decides in memory and reconciles through Redis): an attempt is also refused while the
+	// fleet's failures for the username or the address have used up the same budget, and every
+	// failure is charged to it. Without it each instance throttles alone, and N instances allow
+	// N times the guesses.
+	Shared SharedLimiter
+}
+
+// SharedLimiter is a rate limit shared by every instance (resilience.RateLimiter satisfies it). A
+// cost of 0 only reports a key's state.
+type SharedLimiter interface {
+	Allow(key string, limit resilience.Limit, cost int) resilience.Decision
 }
 
 // maxThrottleKeyLen caps the bytes of a username or address used as a key, so an attacker's
@@ -81,6 +95,55 @@ func newThrottle(cfg ThrottleConfig) *throttle {
 		cfg:   cfg,
 		users: newBucketTable(cfg.PerUser, cfg.Window, cfg.MaxKeys),
 		addrs: newBucketTable(cfg.PerAddr, cfg.Window, cfg.MaxKeys),
+	}
+}
+
+// The keys and limits of the shared failure counts (ThrottleConfig.Shared): the same budgets as
+// the local buckets, under keys apart from the request rate limit's.
+func (t *throttle) sharedKeys(username, addr string) []sharedKey {
+	keys := []sharedKey{{"login:user:" + throttleKey(strings.ToLower(username)), t.sharedLimit(t.cfg.PerUser)}}
+	if addr != "" {
+		keys = append(keys, sharedKey{"login:addr:" + throttleKey(addr), t.sharedLimit(t.cfg.PerAddr)})
+	}
+	return keys
+}
+
+type sharedKey struct {
+	key   string
+	limit resilience.Limit
+}
+
+func (t *throttle) sharedLimit(burst int) resilience.Limit {
+	return resilience.Limit{Rate: float64(burst) / t.cfg.Window.Seconds(), Burst: burst}
+}
+
+// sharedWait reports how long until the fleet's failure budgets for username and addr hold a
+// token again; 0 when they all do. It charges nothing: an attempt is charged only once it fails
+// (failed), so successful logins never use up a user's budget.
+func (t *throttle) sharedWait(username, addr string) time.Duration {
+	if t.cfg.Disabled || t.cfg.Shared == nil {
+		return 0
+	}
+	var wait time.Duration
+	for _, k := range t.sharedKeys(username, addr) {
+		d := t.cfg.Shared.Allow(k.key, k.limit, 0)
+		if d.Remaining >= 1 {
+			continue
+		}
+		// ResetAfter is until the bucket is full; one token comes Burst-1 emissions sooner.
+		untilOne := d.ResetAfter - time.Duration(float64(k.limit.Burst-1)/k.limit.Rate*float64(time.Second))
+		wait = max(wait, untilOne, d.RetryAfter, time.Second)
+	}
+	return wait
+}
+
+// failed charges a failed guess to the fleet's budgets for username and addr.
+func (t *throttle) failed(username, addr string) {
+	if t.cfg.Disabled || t.cfg.Shared == nil {
+		return
+	}
+	for _, k := range t.sharedKeys(username, addr) {
+		t.cfg.Shared.Allow(k.key, k.limit, 1)
 	}
 }
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/store"
 )
 
@@ -170,5 +172,43 @@ func TestThrottleKeyLength(t *testing.T) {
 	long := string(make([]byte, 10_000))
 	if got := len(throttleKey(long)); got != maxThrottleKeyLen {
 		t.Fatalf("key length = %d", got)
+	}
+}
+
+// With a shared limiter (one RateLimiter stands in for the fleet's, which reconciles through
+// Redis), failures on one instance count on every other: five wrong guesses on A throttle the
+// username on B, and B's time to retry follows the shared budget.
+func TestLoginThrottleSharedAcrossInstances(t *testing.T) {
+	clock := newFakeClock()
+	shared, err := resilience.NewRateLimiter(resilience.RateLimitConfig{Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = shared.Close() })
+	users := newFakeUsers(t, store.User{Username: "alice", PasswordHash: hashOf(t, "alice-pw"), Role: "viewer"})
+	withShared := func(c *AuthConfig) { c.Throttle.Shared = shared }
+	a := newUserAuth(t, users, clock, withShared)
+	b := newUserAuth(t, users, clock, withShared)
+	login := func(inst *Authenticator, i int, pw string) error {
+		ctx := WithClientAddr(context.Background(), fmt.Sprintf("203.0.113.%d", i))
+		_, _, err := inst.Login(ctx, "alice", pw, "")
+		return err
+	}
+	if err := login(b, 0, "alice-pw"); err != nil { // successes cost nothing, here or shared
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := login(a, i+1, "wrong"); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("failure %d on A: %v", i+1, err)
+		}
+	}
+	err = login(b, 7, "alice-pw")
+	var te *ThrottledError
+	if !errors.As(err, &te) || te.RetryAfter < 11*time.Second || te.RetryAfter > 13*time.Second {
+		t.Fatalf("B after five failures on A: err = %v, want throttled for about 12 s", err)
+	}
+	clock.Advance(12 * time.Second)
+	if err := login(b, 8, "alice-pw"); err != nil {
+		t.Fatalf("B after the refill: %v", err)
 	}
 }

@@ -75,6 +75,13 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) 
 	if err := a.openRedis(ctx); err != nil {
 		return nil, err
 	}
+	// The rate limit shared by the instances: requests, and failed logins (openSecurity).
+	a.limiter, err = resilience.NewRateLimiter(resilience.RateLimitConfig{
+		Redis: a.redisClient(), Logger: a.logger, OnReject: a.metrics.RateLimitRejected.Inc,
+	})
+	if err != nil {
+		return nil, err
+	}
 	auth, err := a.openSecurity(ctx)
 	if err != nil {
 		return nil, err
@@ -85,12 +92,6 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) 
 		return nil, err
 	}
 	apq, err := a.openCaches()
-	if err != nil {
-		return nil, err
-	}
-	a.limiter, err = resilience.NewRateLimiter(resilience.RateLimitConfig{
-		Redis: a.redisClient(), Logger: a.logger, OnReject: a.metrics.RateLimitRejected.Inc,
-	})
 	if err != nil {
 		return nil, err
 	}

@@ -271,6 +271,34 @@ func TestCluster(t *testing.T) {
 
 	t.Run("rate limit is shared", func(t *testing.T) { testSharedRateLimit(t, c) })
 
+	t.Run("failed logins are throttled across instances", func(t *testing.T) {
+		user := "guess-target-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		login := func(region string, i int) gqlResult {
+			// Sent with the admin's token: the admin tier's request budget, not the tiny anonymous one.
+			// Logins are mutations, which execute in the primary region; fly-replay-src makes any
+			// instance execute it, as in a primary region of several Machines.
+			return gqlAt(t, c.urls[region], admin, `mutation($u: String!) { login(input: {username: $u, password: "wrong-password"}) { access_token } }`,
+				map[string]any{"u": user}, "Fly-Client-IP", fmt.Sprintf("10.88.0.%d", i), // a new address each: only the username counts
+				"fly-replay-src", "instance=test;region=scl;t=1")
+		}
+		for i := range 5 { // the per-username budget
+			if res := login("scl", i+1); res.code() != "UNAUTHENTICATED" {
+				t.Fatalf("guess %d at scl: %s", i+1, res.RawBody)
+			}
+		}
+		// An instance decides in memory and learns a key's shared count at the reconciliation
+		// round after it first sees the key (the overshoot bound of resilience): gru's first
+		// guess is judged alone, and its second, after a few rounds, by the fleet's six.
+		if res := login("gru", 6); res.code() != "UNAUTHENTICATED" {
+			t.Fatalf("first guess at gru: %s", res.RawBody)
+		}
+		time.Sleep(1500 * time.Millisecond) // several reconciliation rounds (100 ms each)
+		// gru itself has seen one guess of its budget of five: only the shared count refuses.
+		if res := login("gru", 7); res.code() != "RATE_LIMITED" {
+			t.Fatalf("second guess at gru after five at scl: %s", res.RawBody)
+		}
+	})
+
 	t.Run("losing an instance loses no acknowledged write", func(t *testing.T) {
 		id := dataset.DINAAgents[2].AgentID
 		for _, region := range []string{"gru", "mia"} { // warm their caches with the old value

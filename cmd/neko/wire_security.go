@@ -73,7 +73,7 @@ func (a *App) openSecurity(ctx context.Context) (*security.Authenticator, error)
 	sp.auth, err = security.NewAuthenticator(security.AuthConfig{
 		Secret: []byte(cfg.JWTSecret), TokenTTL: cfg.JWTTTL,
 		AdminUsername: cfg.AdminUsername, AdminPassword: cfg.AdminPassword,
-		Users: a.store, Keys: sp.keys, Audit: sp.audit,
+		Users: a.store, Keys: sp.keys, Audit: sp.audit, Throttle: security.ThrottleConfig{Shared: a.limiter},
 	})
 	if err != nil {
 		return nil, err
