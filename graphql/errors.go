@@ -142,8 +142,20 @@ func fromGQLError(code string, ge *gqlerror.Error) *Error {
 	return e
 }
 
-// errorList returns nil, the single error, or Errors: the shape Prepare promises.
+// maxRequestErrors bounds the errors one request's document or variables may produce, as
+// graphql-js bounds validation (maxErrors): a 20 KB document of 3,000 unknown arguments would
+// otherwise be answered with half a megabyte.
+const maxRequestErrors = 100
+
+// errorList returns nil, the single error, or Errors: the shape Prepare promises. Past
+// maxRequestErrors, the rest are replaced by one error saying so.
 func errorList(errs []*Error) error {
+	if len(errs) > maxRequestErrors {
+		more := len(errs) - (maxRequestErrors - 1)
+		code, _ := errs[0].Extensions["code"].(string)
+		errs = append(errs[:maxRequestErrors-1:maxRequestErrors-1],
+			newCodedError(code, fmt.Sprintf("Too many errors: %d more not shown.", more)))
+	}
 	switch len(errs) {
 	case 0:
 		return nil

@@ -307,3 +307,30 @@ func BenchmarkRejectAliasBomb(b *testing.B) {
 		}
 	}
 }
+
+// Error answers stay small next to the request: at most maxRequestErrors errors (the rest
+// summarized in the last), and a bad value is quoted only in part.
+func TestErrorAnswersAreBounded(t *testing.T) {
+	e, err := New(Config{
+		Schema:    mustSchema(t, `type Query { f(n: Int): Int }`),
+		Resolvers: map[string]map[string]Field{"Query": {"f": resolved(1)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc strings.Builder
+	doc.WriteString("{ f(")
+	for i := range 300 {
+		fmt.Fprintf(&doc, "u%d: 1 ", i)
+	}
+	doc.WriteString(") }")
+	resp := e.Do(context.Background(), Request{Query: doc.String()})
+	if n := len(resp.Errors); n != maxRequestErrors || !strings.Contains(resp.Errors[n-1].Message, "201 more not shown") {
+		t.Fatalf("%d errors, last %q", n, resp.Errors[len(resp.Errors)-1].Message)
+	}
+
+	resp = e.Do(context.Background(), Request{Query: `query ($n: Int) { f(n: $n) }`, Variables: map[string]any{"n": strings.Repeat("z", 1<<20)}})
+	if len(resp.Errors) != 1 || len(resp.Errors[0].Message) > 4*maxDescribed { // the value may be quoted twice
+		t.Fatalf("bad value: %d errors, message of %d bytes", len(resp.Errors), len(resp.Errors[0].Message))
+	}
+}

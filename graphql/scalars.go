@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 )
 
 // This file coerces the built-in scalars (§3.5) in both directions: input
@@ -26,9 +27,21 @@ func isBuiltinScalar(name string) bool {
 func describe(v any) string {
 	var w JSONWriter
 	if err := w.WriteValue(v); err != nil {
-		return fmt.Sprintf("%v", v)
+		return clip(fmt.Sprintf("%v", v))
 	}
-	return string(w.Bytes())
+	return clip(string(w.Bytes()))
+}
+
+// maxDescribed bounds a value quoted in an error message: a client's megabyte-long variable is
+// not sent back to it in full.
+const maxDescribed = 200
+
+// clip cuts s to maxDescribed bytes (on a rune boundary), marking the cut.
+func clip(s string) string {
+	if len(s) <= maxDescribed {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxDescribed], "") + "…"
 }
 
 // inputInt coerces a variable value to Int: integral numbers within 32 bits.

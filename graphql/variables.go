@@ -148,7 +148,7 @@ func (e *Engine) coerceInput(typ *ast.Type, v any, path Path, budget *int) (any,
 			return nil, &inputError{path: path, value: v, msg: fmt.Sprintf("Enum \"%s\" cannot represent non-string value: %s.", def.Name, describe(v))}
 		}
 		if _, ok := e.enums[def.Name][s]; !ok {
-			return nil, &inputError{path: path, value: v, msg: fmt.Sprintf("Value %s does not exist in \"%s\" enum.", strconv.Quote(s), def.Name)}
+			return nil, &inputError{path: path, value: v, msg: fmt.Sprintf("Value %s does not exist in \"%s\" enum.", clip(strconv.Quote(s)), def.Name)}
 		}
 		return s, nil
 	case ast.InputObject:
@@ -158,7 +158,7 @@ func (e *Engine) coerceInput(typ *ast.Type, v any, path Path, budget *int) (any,
 		}
 		for k := range m {
 			if def.Fields.ForName(k) == nil {
-				return nil, &inputError{path: path, value: v, msg: fmt.Sprintf("Field \"%s\" is not defined by type \"%s\".", k, def.Name)}
+				return nil, &inputError{path: path, value: v, msg: fmt.Sprintf("Field \"%s\" is not defined by type \"%s\".", clip(k), def.Name)}
 			}
 		}
 		out := make(map[string]any, len(def.Fields))

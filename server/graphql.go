@@ -199,10 +199,10 @@ func decodeRequest(body []byte) (graphql.Request, error) {
 		return graphql.Request{}, badRequest("\"operationName\" must be a string or null")
 	}
 	if req.Variables, err = decodeObject(raw.Variables); err != nil {
-		return graphql.Request{}, badRequest("\"variables\" must be a JSON object or null")
+		return graphql.Request{}, objectError("variables", "a JSON object or null", err)
 	}
 	if req.Extensions, err = decodeObject(raw.Extensions); err != nil {
-		return graphql.Request{}, badRequest("\"extensions\" must be a JSON object or null")
+		return graphql.Request{}, objectError("extensions", "a JSON object or null", err)
 	}
 	if req.Query == "" && persistedHash(req.Extensions) == "" {
 		return graphql.Request{}, badRequest("\"query\" must be a non-empty string")
@@ -215,18 +215,26 @@ func requestFromQuery(c *fiber.Ctx) (graphql.Request, error) {
 	var err error
 	if v := c.Query("variables"); v != "" {
 		if req.Variables, err = decodeObject(json.RawMessage(v)); err != nil {
-			return req, badRequest("\"variables\" must be a JSON object")
+			return req, objectError("variables", "a JSON object", err)
 		}
 	}
 	if v := c.Query("extensions"); v != "" {
 		if req.Extensions, err = decodeObject(json.RawMessage(v)); err != nil {
-			return req, badRequest("\"extensions\" must be a JSON object")
+			return req, objectError("extensions", "a JSON object", err)
 		}
 	}
 	if req.Query == "" && persistedHash(req.Extensions) == "" {
 		return req, badRequest("missing \"query\" URL parameter")
 	}
 	return req, nil
+}
+
+// objectError is the 400 for request member name that decodeObject refused with err.
+func objectError(name, want string, err error) error {
+	if errors.Is(err, errTooManyValues) {
+		return badRequest(fmt.Sprintf("%q holds more than %d JSON values", name, maxJSONValues))
+	}
+	return badRequest(fmt.Sprintf("%q must be %s", name, want))
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -240,6 +248,9 @@ func decodeString(raw json.RawMessage, dst *string) error {
 	return json.Unmarshal(raw, dst)
 }
 
+// errTooManyValues refuses variables or extensions of more than maxJSONValues values.
+var errTooManyValues = fmt.Errorf("more than %d JSON values", maxJSONValues)
+
 // decodeObject decodes a JSON object keeping numbers exact (json.Number), so that an Int variable
 // such as 9007199254740993 is not silently rounded through float64.
 func decodeObject(raw json.RawMessage) (map[string]any, error) {
@@ -249,6 +260,9 @@ func decodeObject(raw json.RawMessage) (map[string]any, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, errors.New("not an object")
+	}
+	if !jsonValuesAtMost(raw, maxJSONValues) {
+		return nil, errTooManyValues
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

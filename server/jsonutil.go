@@ -55,3 +55,37 @@ func splitComma(s string) []string {
 
 // trimWeak drops a W/ prefix: If-None-Match uses the weak comparison.
 func trimWeak(tag string) string { return strings.TrimPrefix(tag, "W/") }
+
+// maxJSONValues bounds the JSON values of a request's variables and of its extensions, each
+// counted before it is decoded: decoding builds a Go value of some 50 bytes for every one, so a
+// body within the size limit holding 200,000 one-letter strings would take more than ten times
+// its size in memory. The engine accepts at most 10,000 list items over all variables
+// (graphql.DefaultMaxListInput times 10); twice that leaves room for the objects around them.
+const maxJSONValues = 20000
+
+// jsonValuesAtMost reports whether the JSON text raw holds at most limit values and member names
+// together. It counts an upper bound (the text's start, and every '[', ',' and ':' outside
+// strings, starts at most one) without checking validity, which the decoder does afterwards.
+func jsonValuesAtMost(raw []byte, limit int) bool {
+	n, inString, escaped := 1, false, false
+	for _, c := range raw {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == ',' || c == ':':
+			if n++; n > limit {
+				return false
+			}
+		}
+	}
+	return true
+}

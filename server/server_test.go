@@ -108,3 +108,25 @@ func TestETagMatchesAndCost(t *testing.T) {
 		t.Errorf("cost extension = %s", got)
 	}
 }
+
+func TestJSONValuesAtMost(t *testing.T) {
+	cases := []struct {
+		raw   string
+		limit int
+		want  bool
+	}{
+		{`{}`, 1, true},
+		{`{"a":1}`, 2, true},
+		{`{"a":1}`, 1, false},
+		{`{"a":[1,2,3]}`, 5, true},
+		{`{"a":[1,2,3]}`, 4, false},
+		{`{"a":"x,y:[z{\"]"}`, 2, true}, // punctuation inside a string, an escaped quote included
+		{`{"a":"\\","b":1}`, 4, true},   // an escaped backslash ends before the quote; names count
+		{`{"a":"\\","b":1}`, 3, false},
+	}
+	for _, c := range cases {
+		if got := jsonValuesAtMost([]byte(c.raw), c.limit); got != c.want {
+			t.Errorf("jsonValuesAtMost(%s, %d) = %v", c.raw, c.limit, got)
+		}
+	}
+}

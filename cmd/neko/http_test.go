@@ -38,6 +38,8 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), `"viewer"`, `"admin"`, 1))) + "." + parts[2]
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
 	huge := `{"query":"{ getDINAStatistics { total_agents } }","variables":{"pad":"` + strings.Repeat("x", 70000) + `"}}`
+	// Small in bytes, large once decoded: more values than any request may hold.
+	manyValues := `{"query":"{ __typename }","variables":{"v":[` + strings.Repeat("0,", 20000) + `0]}}`
 	const gqlResp = "application/graphql-response+json"
 
 	cases := []struct {
@@ -59,6 +61,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		{"unsupported media type", "", "text/plain", "", `{"query":"{ me }"}`, 415, "BAD_USER_INPUT"},
 		{"form post", "", "application/x-www-form-urlencoded", "", `query=%7Bme%7D`, 415, "BAD_USER_INPUT"},
 		{"oversize body", "", "application/json", "", huge, 413, "BAD_USER_INPUT"},
+		{"too many JSON values", "", "application/json", "", manyValues, 400, "BAD_USER_INPUT"},
 		{"syntax error", "", "application/json", "", `{"query":"{ getDINAStatistics { "}`, 200, "GRAPHQL_PARSE_FAILED"},
 		{"syntax error strict media", "", "application/json", gqlResp, `{"query":"{ getDINAStatistics { "}`, 400, "GRAPHQL_PARSE_FAILED"},
 		{"unknown field", "", "application/json", "", `{"query":"{ nope }"}`, 200, "GRAPHQL_VALIDATION_FAILED"},
