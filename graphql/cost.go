@@ -44,6 +44,8 @@ import (
 //     schema itself: __Schema.types by the number of types, __Type.fields
 //     by the average number of fields per type, and so on, so that the
 //     standard introspection query is priced at about the work it causes.
+//     __Type.ofType weighs nothing: following a wrapped type is a pointer,
+//     and null beyond the few levels a schema nests (clients ask for seven).
 //
 // Cost depends on the variables only through slicing arguments, so the
 // document cache keeps a costPlan per operation in which every part that
@@ -397,6 +399,13 @@ func stringList(a *ast.Argument) []string {
 func (e *Engine) fieldWeight(def *ast.FieldDefinition, named *ast.Definition) float64 {
 	if w, ok := costWeight(def.Directives); ok {
 		return w
+	}
+	if def.Name == "ofType" && def.Type.Name() == "__Type" {
+		// A wrapped type's inner type: a pointer followed, and null past the few levels of
+		// List and NonNull a schema uses. Clients select it seven levels deep (graphql-js's
+		// getIntrospectionQuery) to be safe, which priced at 1 a level made the standard
+		// introspection query of this API cost half again the default maximum.
+		return 0
 	}
 	if named == nil {
 		return 0

@@ -3,63 +3,21 @@ package graphql
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
 
 // standardIntrospectionQuery is the query GraphiQL sends (graphql-js
 // getIntrospectionQuery with descriptions, specifiedByURL, isRepeatable
-// and input value deprecation).
-const standardIntrospectionQuery = `
-query IntrospectionQuery {
-  __schema {
-    description
-    queryType { name }
-    mutationType { name }
-    subscriptionType { name }
-    types { ...FullType }
-    directives {
-      name
-      description
-      isRepeatable
-      locations
-      args(includeDeprecated: true) { ...InputValue }
-    }
-  }
-}
-fragment FullType on __Type {
-  kind
-  name
-  description
-  specifiedByURL
-  isOneOf
-  fields(includeDeprecated: true) {
-    name
-    description
-    args(includeDeprecated: true) { ...InputValue }
-    type { ...TypeRef }
-    isDeprecated
-    deprecationReason
-  }
-  inputFields(includeDeprecated: true) { ...InputValue }
-  interfaces { ...TypeRef }
-  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
-  possibleTypes { ...TypeRef }
-}
-fragment InputValue on __InputValue {
-  name
-  description
-  type { ...TypeRef }
-  defaultValue
-  isDeprecated
-  deprecationReason
-}
-fragment TypeRef on __Type {
-  kind
-  name
-  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
-}
-`
+// and input value deprecation). cmd/neko's tests send it to the real schema.
+var standardIntrospectionQuery = func() string {
+	b, err := os.ReadFile("testdata/introspection.graphql")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 type introTypeRef struct {
 	Kind   string        `json:"kind"`

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -312,6 +313,18 @@ func TestIntrospection(t *testing.T) {
 	mustData(t, "", `{ __schema { queryType { name } types { name } } __type(name: "ThreatActorType") { fields { name } } }`, nil, &out)
 	if out.S.Query.Name != "Query" || len(out.T.Fields) != 17 {
 		t.Fatalf("introspection = %+v", out)
+	}
+	// The query GraphiQL, Apollo Sandbox and code generators send fits the default limits.
+	standard, err := os.ReadFile("../../graphql/testdata/introspection.graphql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full struct {
+		S struct{ Types []struct{ Name string } } `json:"__schema"`
+	}
+	mustData(t, "", string(standard), nil, &full)
+	if len(full.S.Types) < 20 {
+		t.Fatalf("standard introspection: %d types", len(full.S.Types))
 	}
 }
 
