@@ -245,8 +245,18 @@ func (r *Resolvers) createDINAAgent(ctx context.Context, p graphql.ResolveParams
 	if err := checkLengths(in); err != nil {
 		return nil, err
 	}
-	a.AgentID = agentID(a.FullName, a.CreatedAt.UnixMilli())
-	created, err := r.store.CreateDINAAgent(ctx, a)
+	// The id holds the creation millisecond: agents of one name created within the same one
+	// (concurrent admins, a retried request) take the next free millisecond instead.
+	var (
+		created store.DINAAgent
+		err     error
+	)
+	for ms := a.CreatedAt.UnixMilli(); ms < a.CreatedAt.UnixMilli()+maxAgentIDAttempts; ms++ {
+		a.AgentID = agentID(a.FullName, ms)
+		if created, err = r.store.CreateDINAAgent(ctx, a); !errors.Is(err, store.ErrConflict) {
+			break
+		}
+	}
 	if errors.Is(err, store.ErrConflict) {
 		return nil, inputErrorf("an agent with id %q already exists; retry", a.AgentID)
 	}
@@ -255,6 +265,9 @@ func (r *Resolvers) createDINAAgent(ctx context.Context, p graphql.ResolveParams
 	}
 	return &created, nil
 }
+
+// maxAgentIDAttempts bounds the ids createDINAAgent tries for one agent.
+const maxAgentIDAttempts = 20
 
 func (r *Resolvers) updateDINAAgent(ctx context.Context, p graphql.ResolveParams) (any, error) {
 	id := argString(p, "agent_id")

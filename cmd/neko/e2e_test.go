@@ -537,6 +537,39 @@ func TestDINAAgentLifecycleAndRoles(t *testing.T) {
 	}
 }
 
+// Agents of one name created at once (the id holds the creation millisecond) all get created,
+// each with its own id.
+func TestConcurrentCreatesOfOneName(t *testing.T) {
+	const n = 12
+	create := `mutation { createDINAAgent(input: {full_name: "Twin Creation", rank: "Major", category: OTHER}) { agent_id } }`
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res := query(t, tokens[security.RoleAdmin], create, nil)
+			var out struct {
+				A struct {
+					ID string `json:"agent_id"`
+				} `json:"createDINAAgent"`
+			}
+			if len(res.Errors) > 0 || json.Unmarshal(res.Data, &out) != nil {
+				t.Errorf("create %d: %s", i, res.RawBody)
+			}
+			ids[i] = out.A.ID
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, id := range ids {
+			query(t, tokens[security.RoleAdmin], `mutation($id: String!) { deleteDINAAgent(agent_id: $id) }`, map[string]any{"id": id})
+		}
+	})
+	slices.Sort(ids)
+	if len(slices.Compact(slices.Clone(ids))) != n || ids[0] == "" {
+		t.Fatalf("ids = %v", ids)
+	}
+}
+
 func TestRoleRequirementsFromSchema(t *testing.T) {
 	cases := []struct {
 		name  string
