@@ -138,7 +138,7 @@ func New(cfg Config) (*Resolvers, error) {
 	if cfg.Loaders.PerKeyLimit == 0 {
 		cfg.Loaders.PerKeyLimit = maxRelationLimit
 	}
-	return &Resolvers{store: cfg.Store, auth: cfg.Auth, logger: cfg.Logger, now: cfg.Now, loaders: cfg.Loaders,
+	return &Resolvers{store: &dedupedStore{Store: cfg.Store}, auth: cfg.Auth, logger: cfg.Logger, now: cfg.Now, loaders: cfg.Loaders,
 		security: cfg.Security, blocks: cfg.Blocks, keys: cfg.Keys, auditor: cfg.Audit, auditDropped: cfg.AuditDropped}, nil
 }
 

@@ -1,0 +1,71 @@
+package resolvers
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/neko-defense/neko/store"
+)
+
+// dedupedStore runs each dashboard statistic once for all its concurrent callers. The statistics
+// take no arguments and answer the same to everyone, and each costs several aggregations: a
+// document that selects one under four aliases, or many requests the response cache could not
+// collapse (different documents that share the field), would otherwise run them side by side and
+// overflow the database's aggregate pool. The response cache's singleflight collapses identical
+// requests; this collapses identical reads inside and across them.
+//
+// A caller that gives up does not cancel the others: the shared read runs without the first
+// caller's cancellation, bounded by the store's own operation timeout.
+type dedupedStore struct {
+	Store
+	flights singleflight.Group
+}
+
+func (d *dedupedStore) DINAStatistics(ctx context.Context) (store.DINAStatistics, error) {
+	return shared(ctx, &d.flights, "dina_statistics", d.Store.DINAStatistics)
+}
+
+func (d *dedupedStore) DinaStats(ctx context.Context) (store.DinaStats, error) {
+	return shared(ctx, &d.flights, "dina_stats", d.Store.DinaStats)
+}
+
+func (d *dedupedStore) HoneypotSummary(ctx context.Context) (store.HoneypotSummary, error) {
+	return shared(ctx, &d.flights, "honeypot_summary", d.Store.HoneypotSummary)
+}
+
+func (d *dedupedStore) HuntStats(ctx context.Context) (store.HuntStats, error) {
+	return shared(ctx, &d.flights, "hunt_stats", d.Store.HuntStats)
+}
+
+func (d *dedupedStore) CasePatternStats(ctx context.Context) (store.CasePatternStats, error) {
+	return shared(ctx, &d.flights, "case_pattern_stats", d.Store.CasePatternStats)
+}
+
+func (d *dedupedStore) ThreatCounts(ctx context.Context) (store.ThreatCounts, error) {
+	return shared(ctx, &d.flights, "threat_counts", d.Store.ThreatCounts)
+}
+
+// shared runs read once for the concurrent callers of key and gives each the result, which they
+// must treat as read-only. A panic in read is every caller's error, not a crash.
+func shared[T any](ctx context.Context, g *singleflight.Group, key string, read func(context.Context) (T, error)) (T, error) {
+	ch := g.DoChan(key, func() (v any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%s: panic: %v", key, p)
+			}
+		}()
+		return read(context.WithoutCancel(ctx))
+	})
+	var zero T
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return zero, res.Err
+		}
+		return res.Val.(T), nil
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
