@@ -69,8 +69,11 @@ type BreakerConfig struct {
 	// MaxRequests is the number of probe calls let through while half-open;
 	// that many consecutive successes close the breaker. 0 means 1.
 	MaxRequests uint32
-	// Interval is how often the failure counts are reset while closed.
-	// 0 means 10s; negative is invalid.
+	// Interval, when positive, is how often the failure counts are reset
+	// while closed. 0 (the default) never resets them: the consecutive
+	// failures that trip the breaker are reset by any success anyway, and a
+	// reset every few seconds kept a dependency whose calls each time out
+	// slowly (5 failures of 5 s) from ever tripping it. Negative is invalid.
 	Interval time.Duration
 	// Timeout is how long the breaker stays open before it lets probes
 	// through (half-open). 0 means 5s; negative is invalid.
@@ -124,9 +127,6 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	}
 	if cfg.MaxRequests == 0 {
 		cfg.MaxRequests = 1
-	}
-	if cfg.Interval == 0 {
-		cfg.Interval = 10 * time.Second
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second

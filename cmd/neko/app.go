@@ -48,9 +48,9 @@ type App struct {
 
 // Start builds every component and binds the listener; Serve then accepts connections.
 // On error everything already started is stopped again.
-func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) {
-	a = &App{cfg: cfg, logger: telemetry.NewLogger(logw, cfg.LogLevel), metrics: telemetry.NewMetrics()}
-	defer func() {
+func Start(ctx context.Context, cfg Config, logw io.Writer) (_ *App, err error) {
+	a := &App{cfg: cfg, logger: telemetry.NewLogger(logw, cfg.LogLevel), metrics: telemetry.NewMetrics()}
+	defer func() { // a, not the result, which every error return sets to nil
 		if err != nil {
 			err = errors.Join(err, a.Close())
 		}
@@ -87,7 +87,10 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (a *App, err error) 
 		return nil, err
 	}
 	engine, res, schema, err := newEngine(cfg, a.sec.resolverConfig(resolvers.Config{Store: a.store, Auth: auth, Logger: a.logger,
-		Loaders: loaders.Config{Tracer: a.loaderTracer()}}, a.store))
+		// A batch's own deadline comes after the store's per-operation timeout: a database that
+		// does not answer then fails the store call, which the breaker counts, rather than the
+		// batch, which it takes for a caller that gave up.
+		Loaders: loaders.Config{Tracer: a.loaderTracer(), BatchTimeout: cfg.MongoTimeout + time.Second}}, a.store))
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"maps"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,5 +61,29 @@ func waitReadyAt(t *testing.T, base string) {
 		return resp.StatusCode == http.StatusOK
 	}) {
 		t.Fatal("app never became ready")
+	}
+}
+
+// A start-up that fails part-way (here: the port is taken, after the database has started)
+// returns the error and stops what it had started, rather than panicking in its clean-up.
+func TestStartFailureIsAnError(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	env := map[string]string{
+		"PORT": portOf(t, taken.Addr().String()), "NEKO_DATA_DIR": t.TempDir(), "JWT_SECRET": testSecret,
+		"ADMIN_PASSWORD": testPassword, "NEKO_LOG_LEVEL": "error", "NEKO_WARM": "false",
+	}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	app, err := Start(ctx, cfg, io.Discard)
+	if err == nil || app != nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("Start on a taken port: %v, %v", app, err)
 	}
 }
