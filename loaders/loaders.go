@@ -1,9 +1,17 @@
 // Package loaders batches the relation lookups of one GraphQL request. A query that lists 100
-// hunts with their target actor asks the target loader for 100 keys; the loader collects the keys
-// that arrive within a short window, deduplicates them, and answers all of them from one `$in`
-// query, returning results in key order. Loaders are built fresh for every request (so one user's
-// results never reach another and nothing is cached past the request) and travel in the request's
-// context.
+// hunts with their target actor asks the target loader for 100 keys; the loader collects the keys,
+// deduplicates them, and answers all of them from one `$in` query, returning each caller its own
+// key's result. Loaders are built fresh for every request (so one user's results never reach
+// another and nothing is cached past the request) and travel in the request's context.
+//
+// A batch is fetched when the first of its thunks is forced, not when a timer fires. The engine
+// (package graphql) forces the thunks of a level only after every resolver of the level has
+// registered its keys, so the first force is exactly the moment the batch is complete, however
+// long registering a long list took on a loaded machine. A wait window, as in
+// graph-gophers/dataloader (v7 dispatches on a timer or a full batch, and has no way to dispatch
+// on demand), splits such a level into several queries whenever registering outlasts the window,
+// and no window length is right for every list and every load. Dispatching on first force needs
+// no timer and no goroutine, and a Load forced at once still works: it fetches what is pending.
 package loaders
 
 import (
@@ -11,7 +19,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/graph-gophers/dataloader/v7"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -19,7 +26,9 @@ import (
 	"github.com/neko-defense/neko/store"
 )
 
-// Store is what the loaders read. store/mongo satisfies it.
+// Store is what the loaders read. store/mongo satisfies it. HuntsByTargets and
+// HoneypotTriggersByIPs return up to limit of each key's newest items, so that a busy key
+// cannot crowd the others out of a batch.
 type Store interface {
 	ThreatActorsByKeys(ctx context.Context, keys []string) ([]store.ThreatActor, error)
 	ThreatActorsByIOCs(ctx context.Context, addresses []string) ([]store.ThreatActor, error)
@@ -30,12 +39,10 @@ type Store interface {
 
 // Config tunes the loaders. Zero values take the defaults.
 type Config struct {
-	// Wait is how long a loader collects keys before it queries. Default 1ms: long enough for
-	// the engine to start every item of a list, short next to a database round trip.
-	Wait time.Duration
 	// BatchCapacity is the most keys one query carries. Default 500.
 	BatchCapacity int
-	// PerKeyLimit is the most hunts or triggers fetched per actor or address. Default 50.
+	// PerKeyLimit is the most hunts or triggers fetched per actor or address, each key getting
+	// its own newest ones. Default 50.
 	PerKeyLimit int
 	// BatchTimeout bounds one batch query when the request has no earlier deadline. Default 5s.
 	BatchTimeout time.Duration
@@ -45,9 +52,6 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.Wait <= 0 {
-		c.Wait = time.Millisecond
-	}
 	if c.BatchCapacity <= 0 {
 		c.BatchCapacity = 500
 	}
@@ -62,15 +66,15 @@ func (c *Config) defaults() {
 // Loaders are one request's dataloaders, one per relation.
 type Loaders struct {
 	// ActorByKey finds a threat actor by actor_id or name (HuntConversationType.target).
-	ActorByKey *dataloader.Loader[string, *store.ThreatActor]
+	ActorByKey *Loader[string, *store.ThreatActor]
 	// ActorByIOC finds the threat actor listing an address among its IOCs (HoneypotTriggerType.actor).
-	ActorByIOC *dataloader.Loader[string, *store.ThreatActor]
+	ActorByIOC *Loader[string, *store.ThreatActor]
 	// HuntsByTarget lists the hunts whose target_actor is the key, newest first (ThreatActorType.hunts).
-	HuntsByTarget *dataloader.Loader[string, []store.HuntConversation]
+	HuntsByTarget *Loader[string, []store.HuntConversation]
 	// TriggersByIP lists the triggers from an address, newest first (ThreatActorType.honeypotTriggers).
-	TriggersByIP *dataloader.Loader[string, []store.HoneypotTrigger]
+	TriggersByIP *Loader[string, []store.HoneypotTrigger]
 	// PatternByID finds a case pattern by pattern_id (CasePatternType.related).
-	PatternByID *dataloader.Loader[string, *store.CasePattern]
+	PatternByID *Loader[string, *store.CasePattern]
 }
 
 // New builds the loaders of one request. batchCtx is the request's context: every batch runs
@@ -105,14 +109,8 @@ func New(batchCtx context.Context, s Store, cfg Config) *Loaders {
 			cancel()
 		}
 	}
-	opts := func() []dataloader.Option[string, *store.ThreatActor] {
-		return []dataloader.Option[string, *store.ThreatActor]{
-			dataloader.WithWait[string, *store.ThreatActor](cfg.Wait),
-			dataloader.WithBatchCapacity[string, *store.ThreatActor](cfg.BatchCapacity),
-		}
-	}
 	return &Loaders{
-		ActorByKey: dataloader.NewBatchedLoader(batch(batchContext, "actor_by_key", func(ctx context.Context, keys []string) (map[string]*store.ThreatActor, error) {
+		ActorByKey: newLoader(cfg.BatchCapacity, batchContext, "actor_by_key", func(ctx context.Context, keys []string) (map[string]*store.ThreatActor, error) {
 			actors, err := s.ThreatActorsByKeys(ctx, keys)
 			if err != nil {
 				return nil, err
@@ -126,8 +124,8 @@ func New(batchCtx context.Context, s Store, cfg Config) *Loaders {
 				m[a.ActorID] = a // an id match wins over a name match
 			}
 			return m, nil
-		}), opts()...),
-		ActorByIOC: dataloader.NewBatchedLoader(batch(batchContext, "actor_by_ioc", func(ctx context.Context, addrs []string) (map[string]*store.ThreatActor, error) {
+		}),
+		ActorByIOC: newLoader(cfg.BatchCapacity, batchContext, "actor_by_ioc", func(ctx context.Context, addrs []string) (map[string]*store.ThreatActor, error) {
 			actors, err := s.ThreatActorsByIOCs(ctx, addrs)
 			if err != nil {
 				return nil, err
@@ -141,22 +139,22 @@ func New(batchCtx context.Context, s Store, cfg Config) *Loaders {
 				}
 			}
 			return m, nil
-		}), opts()...),
-		HuntsByTarget: dataloader.NewBatchedLoader(batch(batchContext, "hunts_by_target", func(ctx context.Context, targets []string) (map[string][]store.HuntConversation, error) {
+		}),
+		HuntsByTarget: newLoader(cfg.BatchCapacity, batchContext, "hunts_by_target", func(ctx context.Context, targets []string) (map[string][]store.HuntConversation, error) {
 			hunts, err := s.HuntsByTargets(ctx, targets, cfg.PerKeyLimit)
 			if err != nil {
 				return nil, err
 			}
 			return groupLimited(hunts, func(h store.HuntConversation) string { return h.TargetActor }, cfg.PerKeyLimit), nil
-		}), dataloader.WithWait[string, []store.HuntConversation](cfg.Wait), dataloader.WithBatchCapacity[string, []store.HuntConversation](cfg.BatchCapacity)),
-		TriggersByIP: dataloader.NewBatchedLoader(batch(batchContext, "triggers_by_ip", func(ctx context.Context, ips []string) (map[string][]store.HoneypotTrigger, error) {
+		}),
+		TriggersByIP: newLoader(cfg.BatchCapacity, batchContext, "triggers_by_ip", func(ctx context.Context, ips []string) (map[string][]store.HoneypotTrigger, error) {
 			ts, err := s.HoneypotTriggersByIPs(ctx, ips, cfg.PerKeyLimit)
 			if err != nil {
 				return nil, err
 			}
 			return groupLimited(ts, func(t store.HoneypotTrigger) string { return t.IPAddress }, cfg.PerKeyLimit), nil
-		}), dataloader.WithWait[string, []store.HoneypotTrigger](cfg.Wait), dataloader.WithBatchCapacity[string, []store.HoneypotTrigger](cfg.BatchCapacity)),
-		PatternByID: dataloader.NewBatchedLoader(batch(batchContext, "pattern_by_id", func(ctx context.Context, ids []string) (map[string]*store.CasePattern, error) {
+		}),
+		PatternByID: newLoader(cfg.BatchCapacity, batchContext, "pattern_by_id", func(ctx context.Context, ids []string) (map[string]*store.CasePattern, error) {
 			ps, err := s.CasePatternsByIDs(ctx, ids)
 			if err != nil {
 				return nil, err
@@ -166,29 +164,7 @@ func New(batchCtx context.Context, s Store, cfg Config) *Loaders {
 				m[ps[i].PatternID] = &ps[i]
 			}
 			return m, nil
-		}), dataloader.WithWait[string, *store.CasePattern](cfg.Wait), dataloader.WithBatchCapacity[string, *store.CasePattern](cfg.BatchCapacity)),
-	}
-}
-
-// batch adapts a "fetch these keys into a map" function to dataloader's BatchFunc contract:
-// results in key order, one per key, a missing key giving the zero value (nil, or an empty list).
-// The dataloader has already deduplicated keys within a batch.
-// newCtx gives the batch its context (named for the relation, for its span) and the function
-// that ends the batch with its error.
-func batch[V any](newCtx func(name string, keys int) (context.Context, func(error)), name string, fetch func(ctx context.Context, keys []string) (map[string]V, error)) dataloader.BatchFunc[string, V] {
-	return func(_ context.Context, keys []string) []*dataloader.Result[V] {
-		ctx, done := newCtx(name, len(keys))
-		m, err := fetch(ctx, keys)
-		done(err)
-		out := make([]*dataloader.Result[V], len(keys))
-		for i, k := range keys {
-			if err != nil {
-				out[i] = &dataloader.Result[V]{Error: err}
-				continue
-			}
-			out[i] = &dataloader.Result[V]{Data: m[k]}
-		}
-		return out
+		}),
 	}
 }
 

@@ -3,6 +3,7 @@ package loaders
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -18,16 +19,24 @@ import (
 // fakeStore records the keys of every batch and answers from fixed data.
 type fakeStore struct {
 	mu      sync.Mutex
-	batches [][]string
+	batches map[string][][]string // guarded by mu: the keys of each call, by method
 	err     error
 	// block, when set, makes a batch wait until its context ends or block is closed.
 	block chan struct{}
+	// panics, when set, makes every batch panic.
+	panics bool
 }
 
-func (f *fakeStore) record(ctx context.Context, keys []string) error {
+func (f *fakeStore) record(ctx context.Context, method string, keys []string) error {
 	f.mu.Lock()
-	f.batches = append(f.batches, slices.Clone(keys))
+	if f.batches == nil {
+		f.batches = make(map[string][][]string)
+	}
+	f.batches[method] = append(f.batches[method], slices.Clone(keys))
 	f.mu.Unlock()
+	if f.panics {
+		panic("store exploded")
+	}
 	if f.block != nil {
 		select {
 		case <-f.block:
@@ -39,7 +48,7 @@ func (f *fakeStore) record(ctx context.Context, keys []string) error {
 }
 
 func (f *fakeStore) ThreatActorsByKeys(ctx context.Context, keys []string) ([]store.ThreatActor, error) {
-	if err := f.record(ctx, keys); err != nil {
+	if err := f.record(ctx, "ThreatActorsByKeys", keys); err != nil {
 		return nil, err
 	}
 	var out []store.ThreatActor
@@ -52,14 +61,14 @@ func (f *fakeStore) ThreatActorsByKeys(ctx context.Context, keys []string) ([]st
 }
 
 func (f *fakeStore) ThreatActorsByIOCs(ctx context.Context, addrs []string) ([]store.ThreatActor, error) {
-	if err := f.record(ctx, addrs); err != nil {
+	if err := f.record(ctx, "ThreatActorsByIOCs", addrs); err != nil {
 		return nil, err
 	}
 	return []store.ThreatActor{{ActorID: "a1", IOCs: []string{"10.0.0.1", "10.0.0.2"}}}, nil
 }
 
 func (f *fakeStore) HuntsByTargets(ctx context.Context, targets []string, limit int) ([]store.HuntConversation, error) {
-	if err := f.record(ctx, targets); err != nil {
+	if err := f.record(ctx, "HuntsByTargets", targets); err != nil {
 		return nil, err
 	}
 	var out []store.HuntConversation
@@ -72,14 +81,25 @@ func (f *fakeStore) HuntsByTargets(ctx context.Context, targets []string, limit 
 }
 
 func (f *fakeStore) HoneypotTriggersByIPs(ctx context.Context, ips []string, limit int) ([]store.HoneypotTrigger, error) {
-	if err := f.record(ctx, ips); err != nil {
+	if err := f.record(ctx, "HoneypotTriggersByIPs", ips); err != nil {
 		return nil, err
 	}
-	return nil, nil
+	out := make([]store.HoneypotTrigger, len(ips))
+	for i, ip := range ips {
+		out[i] = store.HoneypotTrigger{IPAddress: ip}
+	}
+	return out, nil
+}
+
+// calls returns the keys of each call of method.
+func (f *fakeStore) calls(method string) [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.batches[method])
 }
 
 func (f *fakeStore) CasePatternsByIDs(ctx context.Context, ids []string) ([]store.CasePattern, error) {
-	if err := f.record(ctx, ids); err != nil {
+	if err := f.record(ctx, "CasePatternsByIDs", ids); err != nil {
 		return nil, err
 	}
 	return []store.CasePattern{{PatternID: ids[0]}}, nil
@@ -100,7 +120,7 @@ func loadAll(ctx context.Context, l *Loaders, keys []string) ([]*store.ThreatAct
 
 func TestBatchesInKeyOrderWithDeduplication(t *testing.T) {
 	fs := &fakeStore{}
-	l := New(context.Background(), fs, Config{Wait: 5 * time.Millisecond})
+	l := New(context.Background(), fs, Config{})
 	keys := []string{"b", "a", "missing", "b", "c"}
 	got, errs := loadAll(context.Background(), l, keys)
 	for i, k := range keys {
@@ -114,12 +134,12 @@ func TestBatchesInKeyOrderWithDeduplication(t *testing.T) {
 			t.Fatalf("key %s resolved to %+v", k, got[i])
 		}
 	}
-	if len(fs.batches) != 1 {
-		t.Fatalf("%d batches, want 1: %v", len(fs.batches), fs.batches)
+	calls := fs.calls("ThreatActorsByKeys")
+	if len(calls) != 1 {
+		t.Fatalf("%d batches, want 1: %v", len(calls), calls)
 	}
-	b := slices.Sorted(slices.Values(fs.batches[0]))
-	if !slices.Equal(b, []string{"a", "b", "c", "missing"}) {
-		t.Fatalf("batch keys %v, want each key once", fs.batches[0])
+	if b := slices.Sorted(slices.Values(calls[0])); !slices.Equal(b, []string{"a", "b", "c", "missing"}) {
+		t.Fatalf("batch keys %v, want each key once", calls[0])
 	}
 }
 
@@ -152,7 +172,7 @@ func TestBatchErrorReachesEveryKey(t *testing.T) {
 // The first caller giving up must not cancel the batch that later callers joined.
 func TestFirstCallerCancellationDoesNotCancelBatch(t *testing.T) {
 	fs := &fakeStore{block: make(chan struct{})}
-	l := New(context.Background(), fs, Config{Wait: time.Millisecond})
+	l := New(context.Background(), fs, Config{})
 	first, cancel := context.WithCancel(context.Background())
 	th1 := l.ActorByKey.Load(first, "a")
 	th2 := l.ActorByKey.Load(context.Background(), "b")
@@ -192,7 +212,7 @@ func TestBatchSpanJoinsRequestTrace(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tracer := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("test")
 	reqCtx, reqSpan := tracer.Start(context.Background(), "request")
-	l := New(reqCtx, &fakeStore{}, Config{Wait: 5 * time.Millisecond, Tracer: tracer})
+	l := New(reqCtx, &fakeStore{}, Config{Tracer: tracer})
 	if _, errs := loadAll(reqCtx, l, []string{"a", "b", "a"}); errs[0] != nil {
 		t.Fatal(errs[0])
 	}
@@ -221,5 +241,95 @@ func TestBatchSpanJoinsRequestTrace(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("batch span lacks %v; has %v", want, b.Attributes())
+	}
+}
+
+// The engine registers every key of a level, then forces the level's thunks concurrently. On a
+// loaded machine registering a long list takes longer than any wait window: the batch must still
+// be one store call per relation, sent when the first thunk is forced.
+func TestOneBatchPerLevelHoweverSlowTheRegistration(t *testing.T) {
+	fs := &fakeStore{}
+	l := New(context.Background(), fs, Config{})
+	ctx := context.Background()
+	level := func(actors []string) {
+		var thunks []func() error
+		for _, a := range actors {
+			hunts := l.HuntsByTarget.Load(ctx, a)
+			triggers := l.TriggersByIP.LoadMany(ctx, []string{a + "/ip1", a + "/ip2"})
+			thunks = append(thunks,
+				func() error { _, err := hunts(); return err },
+				func() error { _, errs := triggers(); return errors.Join(errs...) })
+			time.Sleep(time.Millisecond) // registration spread over 20ms: a slow resolver, not a wait
+		}
+		var wg sync.WaitGroup
+		for _, th := range thunks {
+			wg.Go(func() {
+				if err := th(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	actors := make([]string, 20)
+	for i := range actors {
+		actors[i] = fmt.Sprintf("TA-%04d", i)
+	}
+	level(actors)
+	if hunts, triggers := fs.calls("HuntsByTargets"), fs.calls("HoneypotTriggersByIPs"); len(hunts) != 1 || len(triggers) != 1 {
+		t.Fatalf("level 1: %d hunts calls and %d triggers calls, want 1 each: %v %v", len(hunts), len(triggers), hunts, triggers)
+	}
+	// A later level asks only for the keys not loaded yet, in one more call.
+	level([]string{actors[3], "TA-NEW"})
+	hunts := fs.calls("HuntsByTargets")
+	if len(hunts) != 2 || !slices.Equal(hunts[1], []string{"TA-NEW"}) {
+		t.Fatalf("level 2: hunts calls %v, want a second one for TA-NEW only", hunts)
+	}
+}
+
+// A thunk forced at once, outside the engine's levels, fetches every key pending so far.
+func TestForcedAtOnceFetchesWhatIsPending(t *testing.T) {
+	fs := &fakeStore{}
+	l := New(context.Background(), fs, Config{})
+	ctx := context.Background()
+	pending := l.ActorByKey.Load(ctx, "a")
+	if b, err := l.ActorByKey.Load(ctx, "b")(); err != nil || b == nil || b.ActorID != "b" {
+		t.Fatalf("b = %+v, %v", b, err)
+	}
+	if a, err := pending(); err != nil || a == nil || a.ActorID != "a" {
+		t.Fatalf("a = %+v, %v", a, err)
+	}
+	if calls := fs.calls("ThreatActorsByKeys"); len(calls) != 1 || len(calls[0]) != 2 {
+		t.Fatalf("calls %v, want one for both keys", calls)
+	}
+}
+
+func TestBatchCapacityChunks(t *testing.T) {
+	fs := &fakeStore{}
+	l := New(context.Background(), fs, Config{BatchCapacity: 2})
+	if _, errs := loadAll(context.Background(), l, []string{"a", "b", "c", "d", "e", "a"}); errors.Join(errs...) != nil {
+		t.Fatal(errors.Join(errs...))
+	}
+	calls := fs.calls("ThreatActorsByKeys")
+	if want := [][]string{{"a", "b"}, {"c", "d"}, {"e"}}; !slices.EqualFunc(calls, want, slices.Equal) {
+		t.Fatalf("calls %v, want %v", calls, want)
+	}
+}
+
+// A panicking fetch reaches the thunk that ran it (the engine recovers it) and fails the thunks
+// waiting on the same batch instead of hanging them.
+func TestFetchPanic(t *testing.T) {
+	l := New(context.Background(), &fakeStore{panics: true}, Config{})
+	first, second := l.ActorByKey.Load(context.Background(), "a"), l.ActorByKey.Load(context.Background(), "b")
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the fetching thunk did not panic")
+			}
+		}()
+		_, _ = first()
+	}()
+	if _, err := second(); !errors.Is(err, errFetchPanicked) {
+		t.Fatalf("err = %v, want errFetchPanicked", err)
 	}
 }

@@ -45,7 +45,8 @@ func (r *Resolvers) bindRelations(b map[string]map[string]graphql.Field) {
 		if err != nil {
 			return nil, err
 		}
-		thunk := l.TriggersByIP.LoadMany(ctx, a.IOCs)
+		// An actor may list an address twice; loading it twice would list its triggers twice.
+		thunk := l.TriggersByIP.LoadMany(ctx, slices.Compact(slices.Sorted(slices.Values(a.IOCs))))
 		return graphql.Thunk(func() (any, error) {
 			lists, errs := thunk()
 			for _, err := range errs {

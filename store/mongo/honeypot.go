@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -60,16 +61,20 @@ func (s *Store) HoneypotTriggersByIP(ctx context.Context, ip string, limit int) 
 	return s.findTriggers(ctx, bson.D{{Key: "ip_address", Value: ip}}, limit, " by ip")
 }
 
-// HoneypotTriggersByIPs returns, in one query, the newest triggers from any
-// of ips, at most limit*len(ips) in total (clamped to [1, 1000]). A
-// dataloader splits the result per address and applies the per-address
-// limit.
+// HoneypotTriggersByIPs returns the newest triggers of each of ips, at most
+// limit (clamped to [1, 1000]) per address, newest first; see newestPerKey.
 func (s *Store) HoneypotTriggersByIPs(ctx context.Context, ips []string, limit int) ([]store.HoneypotTrigger, error) {
-	if len(ips) == 0 {
-		return []store.HoneypotTrigger{}, nil
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	out, err := newestPerKey(ctx, s.coll(collHoneypot), "ip_address", ips, limit, triggerSort(),
+		func(t store.HoneypotTrigger) (string, bson.ObjectID) { return t.IPAddress, t.ID })
+	if err != nil {
+		return nil, fmt.Errorf("find honeypot triggers by ips: %w", err)
 	}
-	total := clamp(limit, maxListLimit) * len(ips)
-	return s.findTriggers(ctx, bson.D{{Key: "ip_address", Value: bson.D{{Key: "$in", Value: ips}}}}, total, " by ips")
+	for i := range out {
+		normalizeTrigger(&out[i])
+	}
+	return out, nil
 }
 
 // RecentHighThreatTriggers returns the newest HIGH or CRITICAL triggers;
@@ -243,4 +248,60 @@ func honeypotIndexes() []mongo.IndexModel {
 		{Keys: bson.D{{Key: "ip_address", Value: 1}, {Key: "triggered_at", Value: -1}}},
 		{Keys: bson.D{{Key: "threat_level", Value: 1}, {Key: "triggered_at", Value: -1}}},
 	}
+}
+
+// newestPerKey returns the first documents in sort order (the newest) of each
+// of keys, at most limit (clamped to [1, 1000]) per key, where field holds a
+// document's key; the result is in sort order, but for documents written
+// while it runs. One query limited to limit*len(keys) documents would let a
+// busy key take every place and starve the others, and FerretDB v1 cannot cut
+// per key on the server: its $group knows only $sum and $count (no $push,
+// $firstN, $topN) and it has no $setWindowFields, $facet or $unionWith. So the
+// query runs in rounds over the keys still open (fewer than limit found), each
+// reading the next limit*len(open) documents of those keys. A short round has
+// exhausted every open key and a full one fills at least one, so the rounds
+// are bounded; when no key crowds out the others, as usual, one round is all.
+func newestPerKey[T any](ctx context.Context, coll *mongo.Collection, field string, keys []string, limit int, sort bson.D, keyID func(T) (string, bson.ObjectID)) ([]T, error) {
+	limit = clamp(limit, maxListLimit)
+	out := make([]T, 0)
+	kept := make(map[string][]bson.ObjectID, len(keys))
+	open := slices.Clone(keys)
+	for range len(keys) { // a full round fills a key: at most one round per key
+		filter := bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: open}}}}
+		var seen []bson.ObjectID
+		for _, k := range open {
+			seen = append(seen, kept[k]...)
+		}
+		if len(seen) > 0 {
+			filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$nin", Value: seen}}})
+		}
+		want := limit * len(open)
+		// One more than want, so that a full round is one round trip on FerretDB
+		// v1 too: it closes a cursor only after a batch shorter than asked.
+		batch := int32(min(want+1, math.MaxInt32))
+		var page []T
+		err := guarded(ctx, ListRead, func(ctx context.Context) error {
+			cur, err := coll.Find(ctx, filter, options.Find().SetSort(sort).SetLimit(int64(want)).SetBatchSize(batch))
+			if err != nil {
+				return err
+			}
+			return cur.All(ctx, &page)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range page {
+			if k, id := keyID(d); len(kept[k]) < limit {
+				kept[k] = append(kept[k], id)
+				out = append(out, d)
+			}
+		}
+		if len(page) < want {
+			break
+		}
+		if open = slices.DeleteFunc(open, func(k string) bool { return len(kept[k]) >= limit }); len(open) == 0 {
+			break
+		}
+	}
+	return out, nil
 }

@@ -26,29 +26,46 @@ func triggerID(t store.HoneypotTrigger) string { return t.ID.Hex() }
 
 func firstN[T any](xs []T, n int) []T { return xs[:min(n, len(xs))] }
 
+// firstPerKey keeps the first n elements of each key of xs, in order.
+func firstPerKey[T any](xs []T, key func(T) string, n int) []T {
+	seen := map[string]int{}
+	return filter(xs, func(x T) bool {
+		seen[key(x)]++
+		return seen[key(x)] <= n
+	})
+}
+
+// busyAndQuiet returns, of the keys of xs (in database order, newest first),
+// the one with the most elements and the three least recent keys with one
+// element: the busy key's newer elements come first in a query for all four.
+func busyAndQuiet[T any](xs []T, key func(T) string) []string {
+	count := map[string]int{}
+	for _, x := range xs {
+		count[key(x)]++
+	}
+	busy := key(slices.MaxFunc(xs, func(a, b T) int { return count[key(a)] - count[key(b)] }))
+	quiet := ids(filter(xs, func(x T) bool { return count[key(x)] == 1 }), key)
+	return append([]string{busy}, quiet[len(quiet)-3:]...)
+}
+
 func TestHoneypotTriggers(t *testing.T) {
 	ctx := testContext(t)
 	trap := env.data.HoneypotTriggers[0].TrapName
 	ip := env.data.HoneypotTriggers[0].IPAddress
-	ip2 := env.data.HoneypotTriggers[1].IPAddress
 	tests := []struct {
 		name  string
 		limit int
 		call  func(limit int) ([]store.HoneypotTrigger, error)
 		keep  func(store.HoneypotTrigger) bool
-		keys  int // the limit applies per key
 	}{
 		{"all", 100, func(n int) ([]store.HoneypotTrigger, error) { return env.store.HoneypotTriggers(ctx, "", n) },
-			func(store.HoneypotTrigger) bool { return true }, 1},
+			func(store.HoneypotTrigger) bool { return true }},
 		{"by trap", 1000, func(n int) ([]store.HoneypotTrigger, error) { return env.store.HoneypotTriggers(ctx, trap, n) },
-			func(x store.HoneypotTrigger) bool { return x.TrapName == trap }, 1},
+			func(x store.HoneypotTrigger) bool { return x.TrapName == trap }},
 		{"by ip", 1000, func(n int) ([]store.HoneypotTrigger, error) { return env.store.HoneypotTriggersByIP(ctx, ip, n) },
-			func(x store.HoneypotTrigger) bool { return x.IPAddress == ip }, 1},
-		{"by ips", 1000, func(n int) ([]store.HoneypotTrigger, error) {
-			return env.store.HoneypotTriggersByIPs(ctx, []string{ip, ip2}, n)
-		}, func(x store.HoneypotTrigger) bool { return x.IPAddress == ip || x.IPAddress == ip2 }, 2},
+			func(x store.HoneypotTrigger) bool { return x.IPAddress == ip }},
 		{"high threat", 20, func(n int) ([]store.HoneypotTrigger, error) { return env.store.RecentHighThreatTriggers(ctx, n) },
-			func(x store.HoneypotTrigger) bool { return x.ThreatLevel == "HIGH" || x.ThreatLevel == "CRITICAL" }, 1},
+			func(x store.HoneypotTrigger) bool { return x.ThreatLevel == "HIGH" || x.ThreatLevel == "CRITICAL" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +79,7 @@ func TestHoneypotTriggers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			equalIDs(t, "limit 2", ids(got, triggerID), ids(firstN(want, 2*tt.keys), triggerID))
+			equalIDs(t, "limit 2", ids(got, triggerID), ids(firstN(want, 2), triggerID))
 		})
 	}
 	t.Run("decoded fields", func(t *testing.T) {
@@ -84,6 +101,36 @@ func TestHoneypotTriggers(t *testing.T) {
 			t.Errorf("request_body = %#v, want a plain map", g.RequestBody)
 		}
 	})
+}
+
+// Every address gets its own newest triggers up to the limit, however many
+// newer triggers another address of the same query has.
+func TestHoneypotTriggersByIPs(t *testing.T) {
+	ctx := testContext(t)
+	ip := func(x store.HoneypotTrigger) string { return x.IPAddress }
+	every := append(slices.Compact(slices.Sorted(slices.Values(ids(env.data.HoneypotTriggers, ip)))), "192.0.2.255")
+	mixed := busyAndQuiet(expectedTriggers(func(store.HoneypotTrigger) bool { return true }), ip)
+	tests := []struct {
+		name  string
+		ips   []string
+		limit int
+	}{
+		{"busy and quiet, limit 1", mixed, 1},
+		{"busy and quiet, limit 2", mixed, 2},
+		{"every address, limit 1", every, 1},
+		{"every address, limit 4", every, 4},
+		{"every address, limit 1000", every, 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := firstPerKey(expectedTriggers(func(x store.HoneypotTrigger) bool { return slices.Contains(tt.ips, x.IPAddress) }), ip, tt.limit)
+			got, err := env.store.HoneypotTriggersByIPs(ctx, tt.ips, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equalIDs(t, "triggers", ids(got, triggerID), ids(want, triggerID))
+		})
+	}
 }
 
 func TestHoneypotSummary(t *testing.T) {

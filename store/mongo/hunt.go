@@ -61,14 +61,21 @@ func (s *Store) HuntConversation(ctx context.Context, sessionID string) (store.H
 	return h, nil
 }
 
-// HuntsByTargets returns, in one query, the most recently started hunts whose
-// target_actor is one of targets, at most limit in total (clamped to [1,
-// 1000]). A dataloader splits the result per target.
+// HuntsByTargets returns the most recently started hunts of each of targets
+// (by target_actor), at most limit (clamped to [1, 1000]) per target, most
+// recent first; see newestPerKey.
 func (s *Store) HuntsByTargets(ctx context.Context, targets []string, limit int) ([]store.HuntConversation, error) {
-	if len(targets) == 0 {
-		return []store.HuntConversation{}, nil
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	out, err := newestPerKey(ctx, s.coll(collHunts), "target_actor", targets, limit, huntSort(),
+		func(h store.HuntConversation) (string, bson.ObjectID) { return h.TargetActor, h.ID })
+	if err != nil {
+		return nil, fmt.Errorf("find hunt conversations by targets: %w", err)
 	}
-	return s.findHunts(ctx, bson.D{{Key: "target_actor", Value: bson.D{{Key: "$in", Value: targets}}}}, limit, " by targets")
+	for i := range out {
+		normalizeHunt(&out[i])
+	}
+	return out, nil
 }
 
 // huntTarget is the projection HuntStats reads for recent targets.

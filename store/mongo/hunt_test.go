@@ -31,17 +31,6 @@ func TestHuntConversations(t *testing.T) {
 			equalIDs(t, "hunts", ids(got, sessionID), ids(want, sessionID))
 		})
 	}
-	t.Run("by targets", func(t *testing.T) {
-		targets := []string{env.data.Hunts[0].TargetActor, env.data.Hunts[1].TargetActor, "TA-NONE"}
-		want := expectedHunts(func(h store.HuntConversation) bool {
-			return h.TargetActor != "" && slices.Contains(targets, h.TargetActor)
-		})
-		got, err := env.store.HuntsByTargets(ctx, targets, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		equalIDs(t, "hunts", ids(got, sessionID), ids(want, sessionID))
-	})
 	t.Run("one", func(t *testing.T) {
 		want := env.data.Hunts[7]
 		got, err := env.store.HuntConversation(ctx, want.SessionID)
@@ -60,6 +49,39 @@ func TestHuntConversations(t *testing.T) {
 			t.Errorf("missing hunt: err = %v, want ErrNotFound", err)
 		}
 	})
+}
+
+// Every target gets its own most recent hunts up to the limit, however many
+// more recent hunts another target of the same query has.
+func TestHuntsByTargets(t *testing.T) {
+	ctx := testContext(t)
+	target := func(h store.HuntConversation) string { return h.TargetActor }
+	targeted := expectedHunts(func(h store.HuntConversation) bool { return h.TargetActor != "" })
+	every := append(slices.Compact(slices.Sorted(slices.Values(ids(targeted, target)))), "TA-NONE")
+	mixed := busyAndQuiet(targeted, target)
+	tests := []struct {
+		name    string
+		targets []string
+		limit   int
+	}{
+		{"busy and quiet, limit 1", mixed, 1},
+		{"busy and quiet, limit 2", mixed, 2},
+		{"every target, limit 1", every, 1},
+		{"every target, limit 3", every, 3},
+		{"every target, limit 1000", every, 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := firstPerKey(expectedHunts(func(h store.HuntConversation) bool {
+				return h.TargetActor != "" && slices.Contains(tt.targets, h.TargetActor)
+			}), target, tt.limit)
+			got, err := env.store.HuntsByTargets(ctx, tt.targets, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equalIDs(t, "hunts", ids(got, sessionID), ids(want, sessionID))
+		})
+	}
 }
 
 func TestHuntStats(t *testing.T) {

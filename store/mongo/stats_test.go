@@ -139,6 +139,15 @@ func TestOperationCounter(t *testing.T) {
 		{"count", func() error { _, _, err := st.AllAgents(ctx, store.AllAgentsConvicted, 1, 10); return err },
 			[]string{"dina_all_agents aggregate", "dina_all_agents find"}},
 		{"seven counts", func() error { _, err := st.ThreatCounts(ctx); return err }, repeat("threat_actors aggregate", 7)},
+		{"per-key lists", func() error {
+			_, err := st.HoneypotTriggersByIPs(ctx, []string{env.data.HoneypotTriggers[0].IPAddress, env.data.HoneypotTriggers[1].IPAddress}, 50)
+			return err
+		}, []string{"honeypot_triggers find"}},
+		{"per-key lists, a starved key", func() error {
+			_, err := st.HuntsByTargets(ctx, busyAndQuiet(expectedHunts(func(h store.HuntConversation) bool { return h.TargetActor != "" }),
+				func(h store.HuntConversation) string { return h.TargetActor }), 1)
+			return err
+		}, repeat("hunt_conversations find", 2)},
 		{"db command", func() error { return st.Ping(ctx) }, []string{"- ping"}},
 		{"insert", func() error {
 			return st.InsertHoneypotTrigger(ctx, store.HoneypotTrigger{TrapName: "counter_test", IPAddress: "192.0.2.200", TriggeredAt: time.Unix(0, 0)})
