@@ -137,10 +137,10 @@ func retryAfterOf(errs []*graphql.Error) time.Duration {
 }
 
 // responseStatus is 503 when nothing could be answered because a dependency is unavailable (data
-// is null and every error is SERVICE_UNAVAILABLE), so that clients and proxies back off and retry;
-// a partial answer stays 200.
+// is null, or holds only nulls, and every error is SERVICE_UNAVAILABLE), so that clients and
+// proxies back off and retry; a partial answer stays 200.
 func (s *Server) responseStatus(resp *graphql.Response) int {
-	if len(resp.Errors) == 0 || (resp.Data != nil && string(resp.Data) != "null") {
+	if len(resp.Errors) == 0 || !onlyNulls(resp.Data) {
 		return fiber.StatusOK
 	}
 	for _, e := range resp.Errors {
@@ -149,6 +149,24 @@ func (s *Server) responseStatus(resp *graphql.Response) int {
 		}
 	}
 	return fiber.StatusServiceUnavailable
+}
+
+// onlyNulls reports whether a response's data is absent, null, or an object of nulls (every root
+// field failed, nullable ones included).
+func onlyNulls(data json.RawMessage) bool {
+	if len(data) == 0 || string(data) == "null" {
+		return true
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return false
+	}
+	for _, v := range fields {
+		if string(v) != "null" {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) execute(ctx context.Context, op *graphql.Operation) *graphql.Response {
@@ -181,8 +199,9 @@ func (s *Server) mutate(ctx context.Context, op *graphql.Operation, pol resolver
 // through the cache's fill as an error so that the cache neither stores it nor hides it, and so
 // that every caller sharing the flight receives it.
 type uncacheable struct {
-	body   []byte
-	status int // see responseStatus
+	body       []byte
+	status     int           // see responseStatus
+	retryAfter time.Duration // see retryAfterOf
 }
 
 func (u *uncacheable) Error() string { return "response has errors" }
@@ -199,7 +218,8 @@ func (s *Server) cached(ctx context.Context, op *graphql.Operation, pol resolver
 	}, func(ctx context.Context) (cache.Entry, error) {
 		resp := s.execute(ctx, op)
 		if len(resp.Errors) > 0 {
-			return cache.Entry{}, &uncacheable{body: s.appendResponse(nil, resp.Data, resp.Errors), status: s.responseStatus(resp)}
+			return cache.Entry{}, &uncacheable{body: s.appendResponse(nil, resp.Data, resp.Errors), status: s.responseStatus(resp),
+				retryAfter: retryAfterOf(resp.Errors)}
 		}
 		return cache.Entry{Body: s.appendResponse(nil, resp.Data, nil), Tags: pol.Tags}, nil
 	})
@@ -212,7 +232,7 @@ func (s *Server) cached(ctx context.Context, op *graphql.Operation, pol resolver
 	}
 	switch {
 	case isUncacheable:
-		return result{status: u.status, body: u.body, xCache: cache.Miss.String(), cacheControl: "no-store"}
+		return result{status: u.status, body: u.body, xCache: cache.Miss.String(), cacheControl: "no-store", retryAfter: u.retryAfter}
 	case err != nil:
 		return s.failure(err)
 	}
@@ -291,7 +311,12 @@ func (s *Server) failure(err error) result {
 	if status >= 500 {
 		s.deps.Logger.Error("graphql request failed", "err", err)
 	}
-	return result{status: status, body: appendErrorBody(nil, msg, code, nil), requestError: true, cacheControl: "no-store"}
+	var h retryHint
+	var retry time.Duration
+	if errors.As(err, &h) {
+		retry = h.RetryIn()
+	}
+	return result{status: status, body: appendErrorBody(nil, msg, code, nil), requestError: true, cacheControl: "no-store", retryAfter: retry}
 }
 
 // writeResult writes a single operation's result with its caching headers, answering 304 when

@@ -434,6 +434,13 @@ func TestFaultDatabaseStall(t *testing.T) {
 		}
 	}
 	t.Logf("uncached queries with the breaker open: slowest %v", slowest)
+	// A nullable root field that could not be answered is no answer either: 503, not 200 with
+	// data {"threatActor": null}.
+	id := uniqueQuery()["q"]
+	if r, err := faultGQLAs(client, base, analyst, `query($id: String!) { threatActor(actorId: $id) { name } }`, map[string]any{"id": id}); err != nil ||
+		r.status != 503 || r.retryAfter == "" || r.code != codeServiceUnavailableForTest {
+		t.Fatalf("nullable root field with the breaker open: %v status %d Retry-After %q: %s", err, r.status, r.retryAfter, r.body)
+	}
 
 	px.resume()
 	resumed := time.Now()
