@@ -161,6 +161,14 @@ func (d *Database) Do(ctx context.Context, kind PoolKind, fn func(ctx context.Co
 	return d.guards[kind].Do(ctx, fn)
 }
 
+// Workers is the number of calls kind's pool runs at once (0 for an unknown kind).
+func (d *Database) Workers(kind PoolKind) int {
+	if kind < 0 || kind >= numPoolKinds {
+		return 0
+	}
+	return d.bulkheads[kind].Workers()
+}
+
 // Stats returns a snapshot of every pool, in PoolKind order.
 func (d *Database) Stats() []PoolStats {
 	out := make([]PoolStats, 0, numPoolKinds)

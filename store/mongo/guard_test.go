@@ -150,3 +150,27 @@ func BenchmarkPointReadGuard(b *testing.B) {
 		})
 	}
 }
+
+// A statistics fan-out never waits for slots its own round trips hold: with an aggregate pool of
+// one and no time to wait in its queue, every statistic still answers.
+func TestStatisticsFitASmallAggregatePool(t *testing.T) {
+	db, err := resilience.NewDatabase(resilience.DatabaseConfig{Name: "mongodb", AggregateWorkers: 1, QueueTimeout: time.Millisecond,
+		OperationTimeout: time.Minute, Breaker: resilience.BreakerConfig{Name: "mongodb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := guardedStore(t, db)
+	ctx := testContext(t)
+	for name, stat := range map[string]func() error{
+		"DINAStatistics":   func() error { _, err := st.DINAStatistics(ctx); return err },
+		"ThreatCounts":     func() error { _, err := st.ThreatCounts(ctx); return err },
+		"HuntStats":        func() error { _, err := st.HuntStats(ctx); return err },
+		"CasePatternStats": func() error { _, err := st.CasePatternStats(ctx); return err },
+		"HoneypotSummary":  func() error { _, err := st.HoneypotSummary(ctx); return err },
+		"DinaStats":        func() error { _, err := st.DinaStats(ctx); return err },
+	} {
+		if err := stat(); err != nil {
+			t.Errorf("%s with an aggregate pool of 1: %v", name, err)
+		}
+	}
+}

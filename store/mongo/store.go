@@ -300,11 +300,24 @@ func count(ctx context.Context, coll *mongo.Collection, filter any, dst *int) fu
 	}
 }
 
-// group returns a fresh errgroup for statistics fan-out.
+// group returns a fresh errgroup for a statistics fan-out: at most statsConcurrency aggregations
+// at once, and never more than the Guard's aggregate pool runs (see poolWorkers). A fan-out wider
+// than the pool queued for the slots its own first round trips held, and on a slow database timed
+// out there: with a pool of 2, every statistic was refused on an idle server.
 func group(ctx context.Context) (*errgroup.Group, context.Context) {
+	limit := statsConcurrency
+	if p, ok := ctx.Value(guardKey{}).(poolWorkers); ok {
+		limit = max(1, min(limit, p.Workers(Aggregate)))
+	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(statsConcurrency)
+	g.SetLimit(limit)
 	return g, ctx
+}
+
+// poolWorkers is a Guard that tells how many calls of a kind it runs at once
+// (resilience.Database does).
+type poolWorkers interface {
+	Workers(kind OpKind) int
 }
 
 // keyCount is the result row of a single-accumulator $group by a string key.
