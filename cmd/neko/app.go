@@ -173,6 +173,11 @@ func (a *App) openRedis(ctx context.Context) error {
 	opts.ReadTimeout = 500 * time.Millisecond
 	opts.WriteTimeout = 500 * time.Millisecond
 	a.redis = redis.NewClient(opts)
+	breaker, err := newRedisBreaker(a.cfg, a.metrics, a.logger)
+	if err != nil {
+		return err
+	}
+	a.redis.AddHook(resilience.RedisBreaker(breaker))
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := a.redis.Ping(pctx).Err(); err != nil {

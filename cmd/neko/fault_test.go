@@ -217,6 +217,11 @@ func TestFaultRedisKilledUnderLoad(t *testing.T) {
 	if afterKill.Load() < 100 {
 		t.Fatalf("only %d requests ran after Redis was killed", afterKill.Load())
 	}
+	// Every Redis command goes through the Redis breaker, which the rate limiter's rounds trip.
+	redisBreaker := func() float64 { return faultMetric(t, base, "neko_breaker_state", []string{`dependency="redis"`}) }
+	if !poll(10*time.Second, func() bool { return redisBreaker() != 0 }) {
+		t.Fatal("the Redis breaker did not leave the closed state with Redis dead")
+	}
 
 	l2 := []string{`tier="l2"`}
 	before := faultMetric(t, base, "neko_cache_lookups_total", l2, `result="error"`)
@@ -230,6 +235,9 @@ func TestFaultRedisKilledUnderLoad(t *testing.T) {
 	})
 	if !ok {
 		t.Fatalf("L2 not used again within 15s of Redis restarting (successful l2 lookups stayed at %v)", before)
+	}
+	if !poll(15*time.Second, func() bool { return redisBreaker() == 0 }) {
+		t.Fatalf("the Redis breaker is %v 15s after Redis came back, want 0 (closed)", redisBreaker())
 	}
 }
 

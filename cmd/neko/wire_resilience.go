@@ -90,7 +90,6 @@ var errDraining = errors.New("shutting down")
 // neko_bulkhead_in_flight{pool} and neko_bulkhead_queued{pool}.
 func newGuards(cfg Config, m *telemetry.Metrics, logger *slog.Logger) (*guards, error) {
 	r := cfg.Resilience
-	breakerState := m.BreakerState.WithLabelValues("mongodb")
 	db, err := resilience.NewDatabase(resilience.DatabaseConfig{
 		Name:             "mongodb",
 		MaxPoolSize:      int(cfg.MongoMaxPool),
@@ -100,21 +99,12 @@ func newGuards(cfg Config, m *telemetry.Metrics, logger *slog.Logger) (*guards, 
 		WriteWorkers:     r.WriteWorkers,
 		QueueTimeout:     r.QueueTimeout,
 		OperationTimeout: cfg.MongoTimeout,
-		Breaker: resilience.BreakerConfig{
-			Name:                "mongodb",
-			Timeout:             r.BreakerTimeout,
-			ConsecutiveFailures: uint32(r.BreakerFailures),
-			OnStateChange: func(name string, from, to resilience.State) {
-				breakerState.Set(float64(to))
-				logger.Warn("circuit breaker changed state", "dependency", name, "from", from.String(), "to", to.String())
-			},
-		},
-		OnReject: func(pool string) { m.BulkheadRejected.WithLabelValues(pool).Inc() },
+		Breaker:          breakerConfig("mongodb", cfg, m, logger),
+		OnReject:         func(pool string) { m.BulkheadRejected.WithLabelValues(pool).Inc() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("database guard: %w", err)
 	}
-	breakerState.Set(float64(resilience.StateClosed))
 	for i, p := range db.Stats() {
 		labels := prometheus.Labels{"pool": p.Name}
 		m.GaugeFunc("neko_bulkhead_in_flight", "Calls running in a database worker pool.", labels,
@@ -127,6 +117,33 @@ func newGuards(cfg Config, m *telemetry.Metrics, logger *slog.Logger) (*guards, 
 		return nil, fmt.Errorf("NEKO_MAX_IN_FLIGHT: %w", err)
 	}
 	return &guards{db: db, shedder: shedder}, nil
+}
+
+// breakerConfig is the configuration of the breaker of one dependency (NEKO_BREAKER_FAILURES,
+// NEKO_BREAKER_TIMEOUT), whose state it logs and exports as neko_breaker_state{dependency}.
+func breakerConfig(dependency string, cfg Config, m *telemetry.Metrics, logger *slog.Logger) resilience.BreakerConfig {
+	state := m.BreakerState.WithLabelValues(dependency)
+	state.Set(float64(resilience.StateClosed))
+	return resilience.BreakerConfig{
+		Name:                dependency,
+		Timeout:             cfg.Resilience.BreakerTimeout,
+		ConsecutiveFailures: uint32(cfg.Resilience.BreakerFailures),
+		OnStateChange: func(name string, from, to resilience.State) {
+			state.Set(float64(to))
+			logger.Warn("circuit breaker changed state", "dependency", name, "from", from.String(), "to", to.String())
+		},
+	}
+}
+
+// newRedisBreaker is the breaker every Redis command goes through (resilience.RedisBreaker). It
+// does not take part in readiness: Redis failing never fails a request, so an instance without
+// it still serves.
+func newRedisBreaker(cfg Config, m *telemetry.Metrics, logger *slog.Logger) (*resilience.Breaker, error) {
+	b, err := resilience.NewBreaker(breakerConfig("redis", cfg, m, logger))
+	if err != nil {
+		return nil, fmt.Errorf("redis breaker: %w", err)
+	}
+	return b, nil
 }
 
 // ready composes the server's readiness: not while draining, not while the database's breaker
