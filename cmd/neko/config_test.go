@@ -53,3 +53,12 @@ func TestProductionRequiresStrongSecrets(t *testing.T) {
 		t.Fatalf("development default: %q, %v", cfg.AdminPassword, err)
 	}
 }
+
+func TestUnknownLogLevelIsRefused(t *testing.T) {
+	for level, ok := range map[string]bool{"": true, "debug": true, "WARN": true, "error": true, "verbose": false} {
+		env := map[string]string{"NEKO_LOG_LEVEL": level}
+		if _, err := loadConfig(func(k string) string { return env[k] }); (err == nil) != ok {
+			t.Errorf("NEKO_LOG_LEVEL=%q: err = %v", level, err)
+		}
+	}
+}

@@ -217,16 +217,19 @@ func TestMetricsExposeTheContract(t *testing.T) {
 			t.Errorf("/metrics does not expose %s", name)
 		}
 	}
-	// neko_breaker_state is set for each dependency when its breaker is built, so it is exposed
-	// from the start.
+	// neko_breaker_state is set for each dependency when its breaker is built, and every database
+	// pool's neko_bulkhead_rejected_total starts at 0, so both are exposed from the start.
 	if !m.has("neko_breaker_state") {
 		t.Errorf("/metrics does not expose neko_breaker_state")
 	}
-	// Vectors print only once a label set has been observed: neko_cache_lookups_total and
-	// neko_store_operations_total are checked by TestMetricsMoveWithTheirEvents;
-	// neko_threat_blocked_total and neko_bulkhead_rejected_total (an unobserved vector prints
-	// nothing, not even its HELP line) by TestRefusalMetricsMove, which saturates a pool of its
-	// own App.
+	for _, pool := range []string{"mongodb.point_read", "mongodb.list_read", "mongodb.aggregate", "mongodb.write"} {
+		if !strings.Contains(string(get(t, "/metrics").RawBody), `neko_bulkhead_rejected_total{pool="`+pool+`"}`) {
+			t.Errorf("/metrics does not expose neko_bulkhead_rejected_total{pool=%q}", pool)
+		}
+	}
+	// Other vectors print only once a label set has been observed: neko_cache_lookups_total and
+	// neko_store_operations_total are checked by TestMetricsMoveWithTheirEvents, and the rejected
+	// counts moving by TestRefusalMetricsMove, which saturates a pool of its own App.
 }
 
 // TestRefusalMetricsMove proves the two refusal counters move when their event happens: a scanner

@@ -105,6 +105,9 @@ func newGuards(cfg Config, m *telemetry.Metrics, logger *slog.Logger) (*guards, 
 	if err != nil {
 		return nil, fmt.Errorf("database guard: %w", err)
 	}
+	for _, p := range db.Stats() { // every pool's series from the start, at 0
+		m.BulkheadRejected.WithLabelValues(p.Name)
+	}
 	for i, p := range db.Stats() {
 		labels := prometheus.Labels{"pool": p.Name}
 		m.GaugeFunc("neko_bulkhead_in_flight", "Calls running in a database worker pool.", labels,
@@ -160,9 +163,16 @@ func (g *guards) ready(check func(ctx context.Context) error) func(ctx context.C
 		if check == nil {
 			return nil
 		}
+		// Answered within a load balancer's check timeout (Fly's is 2s), however long the
+		// database's own operation timeout: an instance that cannot ping in time is not ready.
+		ctx, cancel := context.WithTimeout(ctx, readyCheckTimeout)
+		defer cancel()
 		return check(ctx)
 	}
 }
+
+// readyCheckTimeout bounds the database ping of a readiness check.
+const readyCheckTimeout = time.Second
 
 // drain marks the App not ready and keeps serving for delay, so that load balancers stop sending
 // it new requests before it stops accepting them. It returns early when ctx ends.
