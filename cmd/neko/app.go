@@ -55,6 +55,7 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (_ *App, err error) 
 			err = errors.Join(err, a.Close())
 		}
 	}()
+	telemetry.RouteLibraryLogs(a.logger)
 	a.logger.Info("starting neko", "version", version, "config", cfg)
 	if err := a.startTracing(ctx); err != nil {
 		return nil, err
