@@ -255,10 +255,12 @@ func TestRefusalMetricsMove(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				// A distinct alias per request: every one misses the cache and runs seven
-				// aggregations through the one-worker aggregate pool.
-				q := fmt.Sprintf(`{ s%d: getDINAStatistics { total_agents by_category { count } } }`, i)
-				statuses[i] = gqlAt(t, base, "", q, nil).Status
+				// Six different statistics at once, each read once for all its concurrent callers,
+				// through the one-worker aggregate pool.
+				stats := []string{"getDINAStatistics { total_agents }", "threatCounts { all }", "huntStats { total_hunts }",
+					"casePatternStats { total_patterns }", "honeypotSummary { total_triggers }", "dinaStats { total_documents }"}
+				q := fmt.Sprintf(`{ s%d: %s }`, i, stats[i%len(stats)])
+				statuses[i] = gqlAt(t, base, tokens[security.RoleAdmin], q, nil).Status
 			}()
 		}
 		wg.Wait()
