@@ -51,7 +51,7 @@ func (h redisBreaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // breaker that let it through as its probe, which would keep the breaker open forever.
 type inBreaker struct{}
 
-// do runs call through the breaker, reporting a server's error reply as success but returning it.
+// do runs call through the breaker, an error reply of the server being an answer (Answering).
 func (h redisBreaker) do(ctx context.Context, call func(ctx context.Context) error) error {
 	if ctx.Value(inBreaker{}) != nil {
 		return call(ctx)
@@ -61,20 +61,14 @@ func (h redisBreaker) do(ctx context.Context, call func(ctx context.Context) err
 	// caller that gave up, so it gets one that does not end; a cancelled caller still does not
 	// count (Breaker.Do sees context.Canceled in the error).
 	marked := context.WithValue(ctx, inBreaker{}, true)
-	var answer error
-	err := h.b.Do(context.WithoutCancel(marked), func(context.Context) error {
-		err := call(marked)
-		var reply redis.Error
-		if errors.As(err, &reply) {
-			answer = err
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return answer
+	return Answering(context.WithoutCancel(marked), h.b.Do, isRedisReply,
+		func(context.Context) error { return call(marked) })
+}
+
+// isRedisReply reports whether err is an error reply of the server (redis.Nil included).
+func isRedisReply(err error) bool {
+	var reply redis.Error
+	return errors.As(err, &reply)
 }
 
 var _ redis.Hook = redisBreaker{}

@@ -47,19 +47,8 @@ func guarded(ctx context.Context, kind OpKind, fn func(ctx context.Context) erro
 	if !ok {
 		return fn(ctx)
 	}
-	var answer error
-	err := g.Do(ctx, kind, func(ctx context.Context) error {
-		err := fn(ctx)
-		if isAnswer(err) {
-			answer = err
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return answer
+	do := func(ctx context.Context, fn func(context.Context) error) error { return g.Do(ctx, kind, fn) }
+	return resilience.Answering(ctx, do, isAnswer, fn)
 }
 
 // isAnswer reports whether err is a reply of a healthy database to this
