@@ -528,8 +528,13 @@ func (b *BlockList) apply(payload string) {
 	}
 }
 
-// loadStore restores the active blocks of the Store (start-up only). They
-// count as not yet in Redis, so the first resync re-publishes them.
+// loadStore restores the active blocks of the Store (start-up only), so that
+// they are enforced before Redis answers, or without it. They count as
+// already shared: the first resync replaces them with Redis's list, which is
+// the authority while it holds the Store's blocks (restore refills it when it
+// does not). Publishing them as new would bring back every block lifted since
+// it was stored whose Store delete was lost or overtaken (an unblock must be
+// final), on every instance, at each restart of any one.
 func (b *BlockList) loadStore() {
 	if b.cfg.Store == nil {
 		return
@@ -544,7 +549,7 @@ func (b *BlockList) loadStore() {
 	now := b.now()
 	for _, d := range docs {
 		if d.Active(now) {
-			b.put(storedBlock(d), false)
+			b.put(storedBlock(d), true)
 		}
 	}
 }

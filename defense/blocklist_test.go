@@ -501,3 +501,49 @@ func BenchmarkBlocked(b *testing.B) {
 		}
 	})
 }
+
+// An unblock is final: an instance that starts while the store still holds the lifted block (its
+// delete lost, or overtaken by the block's own write) enforces Redis's list, not the stale copy,
+// and brings it back on no instance.
+func TestBlockListStartWithStaleStoreKeepsUnblock(t *testing.T) {
+	const ip = "203.0.113.20"
+	srv := redistest.Start(t)
+	clock := newFakeClock()
+	cfgA := sharedConfig(srv.Addr(), clock)
+	cfgA.Store = newFakeBlockStore()
+	closeClient(t, cfgA.Redis)
+	a := newTestBlockList(t, cfgA)
+	ctx := t.Context()
+	if err := a.Block(ctx, ip, "attack", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(ctx); err != nil { // in Redis, and Redis marked as holding the store's blocks
+		t.Fatal(err)
+	}
+	if err := a.Unblock(ctx, ip); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	stale := newFakeBlockStore(store.BlockedIP{IP: ip, Reason: "attack", BlockedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+	cfgC := sharedConfig(srv.Addr(), clock)
+	cfgC.Store = stale
+	closeClient(t, cfgC.Redis)
+	c := newTestBlockList(t, cfgC) // starts: loads the store, then resyncs with Redis
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, bl := range map[string]*BlockList{"the new instance": c, "the old one": a} {
+		if _, _, ok := bl.Blocked(ip); ok {
+			t.Errorf("%s blocks %s again", name, ip)
+		}
+	}
+	if n, _ := srv.Client(t).Exists(ctx, "neko:block:"+ip).Result(); n != 0 {
+		t.Errorf("the lifted block is back in Redis")
+	}
+}
