@@ -53,10 +53,11 @@ type KeyConfig struct {
 	// made by other instances are seen even if a change notification is lost. Default 1 minute;
 	// negative disables the periodic reload (Refresh can still be called).
 	RefreshInterval time.Duration
-	// OnChange, when set, is called after every successful Create, Rotate and Revoke, so the
-	// caller can tell other instances to Refresh (cmd/neko publishes on Redis). It runs on the
-	// caller's goroutine and should not block.
-	OnChange func()
+	// OnChange, when set, is called after every successful Create, Rotate and Revoke with the
+	// audit action (api_key_create, api_key_rotate, api_key_revoke) and the key's id, so the
+	// caller can tell other instances (cmd/neko publishes on Redis): they Forget a revoked key at
+	// once, and Refresh. It runs on the caller's goroutine and should not block.
+	OnChange func(action, keyID string)
 	// Audit, when set, receives a security event for every Create, Rotate and Revoke, with the
 	// actor taken from the ctx (FromContext and ClientAddr).
 	Audit *AuditLog
@@ -223,6 +224,25 @@ func (m *KeyManager) reload(ctx context.Context) ([]store.APIKey, error) {
 	}
 	m.index.Store(&idx)
 	return keys, nil
+}
+
+// Forget stops the key keyID at once on this instance: another instance revoked it. The reload
+// that follows confirms it from the store; until then, and if that reload fails, the key must
+// not keep working here.
+func (m *KeyManager) Forget(keyID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.index.Load()
+	if _, ok := old[keyID]; !ok {
+		return
+	}
+	idx := make(map[string]keyEntry, len(old))
+	for id, x := range old {
+		if id != keyID {
+			idx[id] = x
+		}
+	}
+	m.index.Store(&idx)
 }
 
 // put sets one entry in a copy of the index. m.mu must be held.
@@ -488,7 +508,7 @@ func (m *KeyManager) changed(ctx context.Context, action, keyID string) {
 		m.cfg.Audit.Record(ev)
 	}
 	if m.cfg.OnChange != nil {
-		m.cfg.OnChange()
+		m.cfg.OnChange(action, keyID)
 	}
 }
 

@@ -204,7 +204,7 @@ func TestAPIKeyCreateVerifyList(t *testing.T) {
 	ctx := context.Background()
 	st, clock := &fakeKeys{}, newFakeClock()
 	changes := 0
-	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func() { changes++ } })
+	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func(string, string) { changes++ } })
 
 	key, info, err := m.Create(ctx, "lobby tv", RoleViewer, "admin")
 	if err != nil {
@@ -276,7 +276,7 @@ func TestAPIKeyRotate(t *testing.T) {
 	ctx := context.Background()
 	st, clock := &fakeKeys{}, newFakeClock()
 	changes := 0
-	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func() { changes++ } })
+	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func(string, string) { changes++ } })
 	oldKey, oldInfo, err := m.Create(ctx, "hall tv", RoleViewer, "ops")
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +339,7 @@ func TestAPIKeyRevoke(t *testing.T) {
 	ctx := context.Background()
 	st, clock := &fakeKeys{}, newFakeClock()
 	changes := 0
-	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func() { changes++ } })
+	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func(string, string) { changes++ } })
 	key, info, err := m.Create(ctx, "kiosk", RoleAnalyst, "admin")
 	if err != nil {
 		t.Fatal(err)
@@ -413,7 +413,7 @@ func TestAPIKeyRevokeRaceAcrossInstances(t *testing.T) {
 	ctx := context.Background()
 	st, clock := &gatedKeys{fakeKeys: &fakeKeys{}}, newFakeClock()
 	var changes atomic.Int32
-	count := func(c *KeyConfig) { c.OnChange = func() { changes.Add(1) } }
+	count := func(c *KeyConfig) { c.OnChange = func(string, string) { changes.Add(1) } }
 	a, b := newTestKeys(t, st, clock, count), newTestKeys(t, st, clock, count)
 	key, info, err := a.Create(ctx, "tv", RoleViewer, "admin")
 	if err != nil {
@@ -581,7 +581,7 @@ func TestAPIKeyRefreshAcrossInstances(t *testing.T) {
 	st, clock := &fakeKeys{}, newFakeClock()
 	other := newTestKeys(t, st, clock)
 	var refreshErr error
-	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func() { refreshErr = other.Refresh(ctx) } })
+	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func(string, string) { refreshErr = other.Refresh(ctx) } })
 	key, info, err := m.Create(ctx, "tv", RoleViewer, "admin")
 	if err != nil || refreshErr != nil {
 		t.Fatal(err, refreshErr)
@@ -647,4 +647,23 @@ func TestNewKeyManager(t *testing.T) {
 	if n := len(*m.index.Load()); n != 0 {
 		t.Fatalf("index has %d entries, want 0", n)
 	}
+}
+
+// Forget stops a key revoked on another instance at once, before (and whatever comes of) the
+// reload that confirms it.
+func TestAPIKeyForget(t *testing.T) {
+	m := newTestKeys(t, &fakeKeys{}, newFakeClock())
+	ctx := t.Context()
+	plain, info, err := m.Create(ctx, "tv", RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Verify(plain); err != nil {
+		t.Fatal(err)
+	}
+	m.Forget(info.ID)
+	if _, err := m.Verify(plain); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a forgotten key: %v", err)
+	}
+	m.Forget("unknown") // nothing to do
 }

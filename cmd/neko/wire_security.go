@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +15,8 @@ import (
 	"github.com/neko-defense/neko/server"
 )
 
-// keysChannel carries "an API key changed" between instances: each one reloads its key index.
+// keysChannel carries "<action> <key id>" for every API key change between instances: each one
+// forgets a revoked key at once and reloads its key index (retried until it succeeds).
 const keysChannel = "neko:keys"
 
 // securityParts are the identity and traffic-defense components: the audit log, API keys, the
@@ -55,10 +57,10 @@ func (a *App) openSecurity(ctx context.Context) (*security.Authenticator, error)
 	rdb := a.redisClient()
 	keyCfg := security.KeyConfig{Store: a.store, Audit: sp.audit, Logger: a.logger}
 	if rdb != nil {
-		keyCfg.OnChange = func() {
+		keyCfg.OnChange = func(action, keyID string) {
 			pctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
-			if err := rdb.Publish(pctx, keysChannel, "changed").Err(); err != nil {
+			if err := rdb.Publish(pctx, keysChannel, action+" "+keyID).Err(); err != nil {
 				a.logger.Warn("publish api key change", "err", err)
 			}
 		}
@@ -121,7 +123,7 @@ func (a *App) openSecurity(ctx context.Context) (*security.Authenticator, error)
 	return sp.auth, nil
 }
 
-// watchKeys reloads the key index whenever another instance (or this one) announces a change.
+// watchKeys applies the changes other instances (and this one) announce on keysChannel.
 func (sp *securityParts) watchKeys(rdb redis.UniversalClient, a *App) {
 	life, cancel := context.WithCancel(context.Background())
 	sp.keysCancel, sp.keysDone = cancel, make(chan struct{})
@@ -130,19 +132,32 @@ func (sp *securityParts) watchKeys(rdb redis.UniversalClient, a *App) {
 		defer close(sp.keysDone)
 		defer sub.Close()
 		ch := sub.Channel()
+		var retry <-chan time.Time // set while a failed reload waits to be retried
+		backoff := time.Second
 		for {
 			select {
 			case <-life.Done():
 				return
-			case _, ok := <-ch:
+			case m, ok := <-ch:
 				if !ok {
 					return
 				}
-				rctx, rcancel := context.WithTimeout(life, 5*time.Second)
-				if err := sp.keys.Refresh(rctx); err != nil {
-					a.logger.Warn("reload api keys after change notification", "err", err)
+				// "<action> <key id>": a revocation stops the key here at once, whether or not
+				// the reload below reaches the database.
+				if action, id, _ := strings.Cut(m.Payload, " "); action == "api_key_revoke" {
+					sp.keys.Forget(id)
 				}
-				rcancel()
+				backoff = time.Second
+			case <-retry:
+			}
+			rctx, rcancel := context.WithTimeout(life, 5*time.Second)
+			err := sp.keys.Refresh(rctx)
+			rcancel()
+			retry = nil
+			if err != nil && life.Err() == nil {
+				a.logger.Warn("reload api keys after change notification; retrying", "err", err, "in", backoff)
+				retry = time.After(backoff)
+				backoff = min(2*backoff, 30*time.Second)
 			}
 		}
 	}()
