@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
 
 	"github.com/neko-defense/neko/graphql"
 	"github.com/neko-defense/neko/internal/slotcache"
@@ -111,10 +112,11 @@ type Server struct {
 	// realPaths are the paths of the routes registered before the honeypot traps (trapPath).
 	realPaths map[string]bool
 
-	memo        *memo       // exact-request answers for repeats; nil without a cache
-	metricCache sync.Map    // routeKey -> routeMetric
-	restTable   []restRoute // the REST routes, for the warmer
-	warm        *warmer     // nil until StartWarming
+	memo        *memo          // exact-request answers for repeats; nil without a cache
+	metricCache sync.Map       // routeKey -> routeMetric
+	restTable   []restRoute    // the REST routes, for the warmer
+	warm        *warmer        // nil until StartWarming
+	blockedLog  rate.Sometimes // samples the log line of a refused blocked address
 	// generation is the response cache's invalidation generation, which moves with every
 	// invalidation here or on another instance; nil without a cache.
 	generation func() uint64
@@ -164,7 +166,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg.IdleTimeout = 60 * time.Second
 	}
 	s := &Server{cfg: cfg, deps: deps, addrs: slotcache.New[netip.Addr, *clientAddr](4096),
-		userKeys: slotcache.New[string, string](1024)}
+		userKeys: slotcache.New[string, string](1024), blockedLog: rate.Sometimes{Interval: time.Second}}
 	if g, ok := deps.Cache.(interface{ Generation() uint64 }); ok {
 		s.generation = g.Generation
 		s.memo = newMemo(g.Generation, deps.Metrics.CacheLookups.WithLabelValues("memo", "hit").Inc)

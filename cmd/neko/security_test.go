@@ -475,7 +475,7 @@ func TestRateLimitRefusesAndEscalates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a second server")
 	}
-	_, base := serveApp(t, map[string]string{"NEKO_RATE_ANONYMOUS": "0.1/3", "NEKO_TRUSTED_PROXIES": "127.0.0.1/32,::1/128"})
+	_, base := serveApp(t, map[string]string{"NEKO_RATE_ANONYMOUS": "0.1/3", "NEKO_RATE_USER": "0.1/3", "NEKO_TRUSTED_PROXIES": "127.0.0.1/32,::1/128"})
 	url := base + "/api/stats"
 	send := func(ip string, extra ...string) *http.Response {
 		t.Helper()
@@ -535,6 +535,16 @@ func TestRateLimitRefusesAndEscalates(t *testing.T) {
 	resp.Body.Close()
 	if err != nil || len(items) != 3 || len(items[0].Errors) > 0 || items[2].code() != "RATE_LIMITED" {
 		t.Fatalf("batch over the limit: %d %v %+v", resp.StatusCode, err, items)
+	}
+
+	// A user over their own limit is refused, but the address is not blocked for it: others may
+	// share it (an office, a TV monitor behind the same router).
+	viewer := []string{"Authorization", "Bearer " + tokens[security.RoleViewer]}
+	for i := range 8 {
+		resp := send("203.0.113.94", viewer...)
+		if want := map[bool]int{true: 200, false: 429}[i < 3]; resp.StatusCode != want {
+			t.Fatalf("user request %d: %d, want %d", i, resp.StatusCode, want)
+		}
 	}
 
 	// Requests with bad credentials are charged to their address like anonymous ones.
