@@ -133,10 +133,14 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 		if r.blocks == nil {
 			return nil, notConfigured("the block list")
 		}
-		ip, err := ipArg(p, "ip")
+		addr, err := blockableArg(p, "ip")
 		if err != nil {
 			return nil, err
 		}
+		if err := blockable(addr); err != nil {
+			return nil, err
+		}
+		ip := addr.String()
 		reason := strings.TrimSpace(argString(p, "reason"))
 		if reason == "" || utf8.RuneCountInString(reason) > maxBlockReasonLen {
 			return nil, inputErrorf("reason must be 1 to %d characters", maxBlockReasonLen)
@@ -310,12 +314,32 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 }
 
 // ipArg reads an IP address argument, in its canonical form.
+// ipArg reads an address argument in the block list's form: IPv4-mapped addresses as IPv4, and
+// without an IPv6 zone, which a client's address never carries.
 func ipArg(p graphql.ResolveParams, name string) (string, error) {
+	a, err := blockableArg(p, name)
+	if err != nil {
+		return "", err
+	}
+	return a.String(), nil
+}
+
+func blockableArg(p graphql.ResolveParams, name string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(strings.TrimSpace(argString(p, name)))
 	if err != nil {
-		return "", inputErrorf("%s must be an IPv4 or IPv6 address", name)
+		return netip.Addr{}, inputErrorf("%s must be an IPv4 or IPv6 address", name)
 	}
-	return a.Unmap().String(), nil
+	return a.Unmap().WithZone(""), nil
+}
+
+// blockable refuses addresses no client request comes from (unspecified, broadcast) and this
+// host's own (loopback), whose block would lock out local administration and health checks
+// rather than any attacker.
+func blockable(a netip.Addr) error {
+	if a.IsUnspecified() || a.IsLoopback() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return inputErrorf("%s cannot be blocked: no client request comes from it, or it is this host's own", a)
+	}
+	return nil
 }
 
 // keyError turns an unknown key id into a client error.

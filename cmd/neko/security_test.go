@@ -436,6 +436,12 @@ func TestAdminSecurityQueries(t *testing.T) {
 	if res := gqlFrom(t, adminIP, admin, `mutation { blockAddress(ip: "300.1.2.3", reason: "x") { ip } }`, nil, browser...); res.code() != "BAD_USER_INPUT" {
 		t.Fatalf("bad ip: %s", res.RawBody)
 	}
+	for _, ip := range []string{"0.0.0.0", "::", "255.255.255.255", "127.0.0.1", "::1"} { // no client, or this host
+		if res := gqlFrom(t, adminIP, admin, `mutation($ip: String!) { blockAddress(ip: $ip, reason: "x") { ip } }`, map[string]any{"ip": ip}, browser...); res.code() != "BAD_USER_INPUT" {
+			t.Fatalf("block %s: %s", ip, res.RawBody)
+		}
+	}
+
 	const manual = "203.0.113.72"
 	var blk struct {
 		B struct {
