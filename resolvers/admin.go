@@ -155,6 +155,7 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 		if err := r.blocks.Block(ctx, ip, "admin: "+reason, d); err != nil {
 			return nil, err
 		}
+		r.auditAddress(ctx, "address_block", ip, map[string]any{"reason": reason, "minutes": int(d / time.Minute)})
 		for _, blk := range r.blocks.List() {
 			if blk.IP == ip {
 				return &blk, nil
@@ -174,6 +175,7 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 		if err := r.blocks.Unblock(ctx, ip); err != nil {
 			return nil, err
 		}
+		r.auditAddress(ctx, "address_unblock", ip, map[string]any{"was_blocked": was})
 		return was, nil
 	})
 	m["createApiKey"] = blocking(func(ctx context.Context, p graphql.ResolveParams) (any, error) {
@@ -378,13 +380,26 @@ func (r *Resolvers) auditMutations(b map[string]map[string]graphql.Field) {
 	}
 }
 
+// auditAddress records an administrator's block or unblock with its target: the generic
+// mutation event (auditMutations) does not record arguments.
+func (r *Resolvers) auditAddress(ctx context.Context, action, ip string, details map[string]any) {
+	if r.auditor == nil {
+		return
+	}
+	r.auditor.Record(security.AuditEvent{
+		Level: security.LevelWarn, Category: security.CategorySecurity, Action: action, Result: security.ResultSuccess,
+		Actor: security.ActorOf(ctx), Resource: security.AuditResource{Type: "ip", ID: ip}, Details: details,
+		Tags: []string{"block-list"},
+	})
+}
+
 func (r *Resolvers) audit(ctx context.Context, cat security.AuditCategory, action, resource string, err error) {
 	if r.auditor == nil {
 		return
 	}
 	ev := security.AuditEvent{
 		Level: security.LevelInfo, Category: cat, Action: action, Result: security.ResultSuccess,
-		Actor:    security.AuditActor{IP: security.ClientAddr(ctx), UserID: security.FromContext(ctx).Username},
+		Actor:    security.ActorOf(ctx),
 		Resource: security.AuditResource{Type: resource},
 	}
 	if err != nil {

@@ -501,7 +501,7 @@ func (m *KeyManager) changed(ctx context.Context, action, keyID string) {
 	if m.cfg.Audit != nil {
 		ev := AuditEvent{
 			Level: LevelInfo, Category: CategorySecurity, Action: action, Result: ResultSuccess,
-			Actor:    AuditActor{IP: ClientAddr(ctx), UserID: FromContext(ctx).Username},
+			Actor:    ActorOf(ctx),
 			Resource: AuditResource{Type: "api_key", ID: keyID},
 			Tags:     []string{"api-key"},
 		}

@@ -130,12 +130,12 @@ func (a *Authenticator) Login(ctx context.Context, username, password, language 
 	}
 	addr := ClientAddr(ctx)
 	if wait := a.throttle.sharedWait(username, addr); wait > 0 {
-		a.auditLogin(username, addr, ResultBlocked)
+		a.auditLogin(ctx, username, ResultBlocked)
 		return "", Identity{}, &ThrottledError{RetryAfter: wait}
 	}
 	refund, wait, ok := a.throttle.acquire(username, addr, a.cfg.Now())
 	if !ok {
-		a.auditLogin(username, addr, ResultBlocked)
+		a.auditLogin(ctx, username, ResultBlocked)
 		return "", Identity{}, &ThrottledError{RetryAfter: wait}
 	}
 	id, err := a.checkPassword(ctx, username, password)
@@ -145,7 +145,7 @@ func (a *Authenticator) Login(ctx context.Context, username, password, language 
 		} else {
 			refund()
 		}
-		a.auditLogin(username, addr, ResultFailure)
+		a.auditLogin(ctx, username, ResultFailure)
 		return "", Identity{}, err
 	}
 	refund()
@@ -157,16 +157,18 @@ func (a *Authenticator) Login(ctx context.Context, username, password, language 
 	if err != nil {
 		return "", Identity{}, err
 	}
-	a.auditLogin(id.Username, addr, ResultSuccess)
+	a.auditLogin(ctx, id.Username, ResultSuccess)
 	return tok, id, nil
 }
 
-func (a *Authenticator) auditLogin(username, addr string, result AuditResult) {
+func (a *Authenticator) auditLogin(ctx context.Context, username string, result AuditResult) {
 	if a.cfg.Audit == nil {
 		return
 	}
 	// The username is the caller's text: cap it so a failed login cannot write megabytes.
-	a.cfg.Audit.Record(AuthEvent("login", result, addr, throttleKey(username)))
+	ev := AuthEvent("login", result, ClientAddr(ctx), throttleKey(username))
+	ev.Actor.UserAgent = ActorOf(ctx).UserAgent
+	a.cfg.Audit.Record(ev)
 }
 
 // Issue signs a token for id, valid from now for the configured TTL.

@@ -123,6 +123,19 @@ func ClientAddr(ctx context.Context) string {
 	return addr
 }
 
+type userAgentKey struct{}
+
+// WithUserAgent returns a context carrying the caller's User-Agent, which the audit log records.
+func WithUserAgent(ctx context.Context, ua string) context.Context {
+	return context.WithValue(ctx, userAgentKey{}, ua)
+}
+
+// ActorOf is the audit log's actor for the caller in ctx: address, user and user agent.
+func ActorOf(ctx context.Context) AuditActor {
+	ua, _ := ctx.Value(userAgentKey{}).(string)
+	return AuditActor{IP: ClientAddr(ctx), UserID: FromContext(ctx).Username, UserAgent: ua}
+}
+
 // Require returns nil when the identity in ctx has at least role need, ErrUnauthenticated for an
 // anonymous caller and ErrForbidden for an authenticated caller whose role is too low.
 func Require(ctx context.Context, need Role) error {

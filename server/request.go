@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -42,6 +43,9 @@ type request struct {
 	cancel   context.CancelFunc
 }
 
+// maxAuditUserAgent bounds the user agent a request's context carries to the audit log.
+const maxAuditUserAgent = 256
+
 // localRequest holds the *request in fiber.Ctx.Locals.
 const localRequest localKey = 1
 
@@ -70,6 +74,9 @@ func (s *Server) requestContext(c *fiber.Ctx) context.Context {
 	}
 	ctx, cancel := context.WithDeadline(parent, r.start.Add(s.cfg.RequestTimeout))
 	ctx = security.WithClientAddr(ctx, s.clientIP(c))
+	if ua := c.Get(fiber.HeaderUserAgent); ua != "" { // for the audit log; the header's buffer is reused
+		ctx = security.WithUserAgent(ctx, strings.Clone(truncateString(ua, maxAuditUserAgent)))
+	}
 	if r.identity.Authenticated() {
 		ctx = security.NewContext(ctx, r.identity)
 	}

@@ -464,6 +464,25 @@ func TestAdminSecurityQueries(t *testing.T) {
 	if res := get(t, "/api/stats", from(manual, browser...)...); res.Status != http.StatusOK {
 		t.Fatalf("after unblock: %d %s", res.Status, res.RawBody)
 	}
+	// The audit log names what the administrator blocked and unblocked, and their user agent.
+	for _, action := range []string{"address_block", "address_unblock"} {
+		eventually(t, "the audited "+action, func() bool {
+			var out struct {
+				E []struct {
+					Action   string `json:"action"`
+					Resource string `json:"resource_id"`
+					UA       string `json:"actor_user_agent"`
+				} `json:"auditLog"`
+			}
+			adminQuery(`{ auditLog(limit: 100, category: "security") { action resource_id actor_user_agent } }`, nil, &out)
+			for _, e := range out.E {
+				if e.Action == action && e.Resource == manual && e.UA == browser[1] {
+					return true
+				}
+			}
+			return false
+		})
+	}
 
 	// Viewers and analysts see none of it.
 	for _, role := range []security.Role{security.RoleViewer, security.RoleAnalyst} {
