@@ -35,6 +35,7 @@ type restRoute struct {
 	path   string
 	maxAge time.Duration
 	tags   []string
+	params []string // the query parameters body reads; the others neither reach it nor key the cache
 	body   func(ctx context.Context, q url.Values) (any, error)
 }
 
@@ -57,11 +58,11 @@ func warmParams(path string) []url.Values {
 func (s *Server) restRoutes(api fiber.Router) {
 	r := s.deps.REST
 	routes := []restRoute{
-		{"/stats", 30 * time.Second, []string{"ThreatActorType", "HuntConversationType", "HoneypotTriggerType"},
+		{"/stats", 30 * time.Second, []string{"ThreatActorType", "HuntConversationType", "HoneypotTriggerType"}, nil,
 			func(ctx context.Context, _ url.Values) (any, error) { return r.Stats(ctx) }},
-		{"/threat-counts", 30 * time.Second, []string{"ThreatActorType"},
+		{"/threat-counts", 30 * time.Second, []string{"ThreatActorType"}, nil,
 			func(ctx context.Context, _ url.Values) (any, error) { return r.ThreatCounts(ctx) }},
-		{"/threat-actors", 30 * time.Second, []string{"ThreatActorType"}, func(ctx context.Context, q url.Values) (any, error) {
+		{"/threat-actors", 30 * time.Second, []string{"ThreatActorType"}, []string{"category"}, func(ctx context.Context, q url.Values) (any, error) {
 			cat := cmp.Or(q.Get("category"), "all")
 			if len(cat) > maxCategoryLen {
 				return nil, badRequest("category is too long")
@@ -70,15 +71,15 @@ func (s *Server) restRoutes(api fiber.Router) {
 		}},
 		// The TV monitor polls every 5 s; a 10 s max-age with refresh-ahead keeps it on fresh hits
 		// while the database sees the (costly) statistics at most every 5 s.
-		{"/mongodb-stats", 10 * time.Second, nil,
+		{"/mongodb-stats", 10 * time.Second, nil, nil,
 			func(ctx context.Context, _ url.Values) (any, error) { return r.MongoDBStats(ctx) }},
-		{"/ascii-art", 300 * time.Second, nil,
+		{"/ascii-art", 300 * time.Second, nil, nil,
 			func(ctx context.Context, _ url.Values) (any, error) { return r.AsciiArt(ctx) }},
-		{"/dina/stats", 60 * time.Second, []string{"DinaPerpType"},
+		{"/dina/stats", 60 * time.Second, []string{"DinaPerpType"}, nil,
 			func(ctx context.Context, _ url.Values) (any, error) { return r.DinaStats(ctx) }},
-		{"/dina/perpetrators", 60 * time.Second, []string{"DinaPerpType"},
+		{"/dina/perpetrators", 60 * time.Second, []string{"DinaPerpType"}, nil,
 			func(ctx context.Context, _ url.Values) (any, error) { return r.DinaPerpetrators(ctx) }},
-		{"/dina/all-agents", 60 * time.Second, []string{"DinaPerpType"}, func(ctx context.Context, q url.Values) (any, error) {
+		{"/dina/all-agents", 60 * time.Second, []string{"DinaPerpType"}, []string{"page", "limit", "filter"}, func(ctx context.Context, q url.Values) (any, error) {
 			page, err := positiveQueryInt(q, "page", 1)
 			if err != nil {
 				return nil, err
@@ -132,8 +133,15 @@ func (s *Server) rest(rt restRoute) fiber.Handler {
 			return s.writeResult(c, fiber.MIMEApplicationJSON, e.answer)
 		}
 		ctx := s.requestContext(c)
+		// Only the parameters the route reads, each once, under the route's own path: a cache
+		// buster (?cb=1), a trailing slash or another letter case is the same answer, and must not
+		// make the database compute it again nor fill the caches with copies.
 		q := url.Values{}
-		c.Context().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
+		for _, name := range rt.params {
+			if v := c.Context().QueryArgs().Peek(name); len(v) > 0 {
+				q.Set(name, string(v))
+			}
+		}
 		fill := s.restFill(rt, q)
 		var (
 			entry  cache.Entry
@@ -145,7 +153,7 @@ func (s *Server) rest(rt restRoute) fiber.Handler {
 		} else {
 			// Parameters are validated inside fill; a bad one fails the fill and is not cached.
 			lctx, span := s.startCacheSpan(ctx, cacheKindREST)
-			entry, status, err = s.deps.Cache.Do(lctx, restKey(c.Path(), q), cache.Policy{
+			entry, status, err = s.deps.Cache.Do(lctx, restKey("/api"+rt.path, q), cache.Policy{
 				MaxAge: rt.maxAge, StaleWhileRevalidate: s.cfg.StaleWhileRevalidate, StaleIfError: s.cfg.StaleIfError,
 			}, fill)
 			endCacheSpan(span, status, err)

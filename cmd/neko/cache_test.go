@@ -271,3 +271,23 @@ func TestWarmTVEndpointsNeverMiss(t *testing.T) {
 		t.Fatalf("/api/dina/stats after a mutation: X-Cache %q", r.Header.Get("X-Cache"))
 	}
 }
+
+// A REST answer is keyed by its route and the parameters it reads: cache busters, a trailing
+// slash or another letter case reach the same cached answer instead of the database.
+func TestRESTKeysIgnoreWhatTheRouteDoesNotRead(t *testing.T) {
+	if r := get(t, "/api/threat-counts"); r.Status != 200 {
+		t.Fatalf("first: %d %s", r.Status, r.RawBody)
+	}
+	for _, path := range []string{"/api/threat-counts?cb=" + strconv.FormatInt(time.Now().UnixNano(), 10), "/api/threat-counts/", "/API/THREAT-COUNTS", "/api/threat-counts?a&&&"} {
+		if r := get(t, path); r.Status != 200 || r.Header.Get("X-Cache") != "HIT" {
+			t.Fatalf("%s: %d X-Cache %q", path, r.Status, r.Header.Get("X-Cache"))
+		}
+	}
+	// What the route reads still counts.
+	for _, cat := range []string{"predators", "ransomware"} {
+		r := get(t, "/api/threat-actors?cb=1&category="+cat)
+		if r.Status != 200 || !strings.Contains(string(r.RawBody), `"success":true`) {
+			t.Fatalf("category %s: %d %s", cat, r.Status, r.RawBody)
+		}
+	}
+}
