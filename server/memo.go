@@ -34,6 +34,7 @@ type memo struct {
 	// and then read by every repeat from every core: its reads take no lock.
 	entries sync.Map
 	size    atomic.Int64 // entries stored since the last clear (approximately: puts race)
+	bytes   atomic.Int64 // their answer and key bytes, as approximately
 }
 
 type memoEntry struct {
@@ -82,11 +83,14 @@ func (m *memo) hash(k memoKey) uint64 {
 	return h.Sum64()
 }
 
-// memoMaxBody bounds the requests and answers the memo keeps (memoMaxEntries of them).
+// memoMaxBody and memoMaxAnswer bound the requests and answers the memo keeps; memoMaxEntries
+// and memoMaxBytes bound all of them together (an answer is a copy of a cached one, outside the
+// response cache's own byte bound).
 const (
 	memoMaxBody    = 16 << 10
 	memoMaxAnswer  = 256 << 10
 	memoMaxEntries = 4096
+	memoMaxBytes   = 32 << 20
 )
 
 func newMemo(gen func() uint64, hits func()) *memo {
@@ -123,9 +127,12 @@ func (m *memo) put(c *fiber.Ctx, media string, r result, cost int, fresh time.Du
 	k := keyOf(c, media)
 	e := &memoEntry{key: k.clone(), answer: r, cost: cost, expires: time.Now().Add(fresh), gen: m.gen()}
 	e.answer.xCache = "HIT"
-	if m.size.Add(1) > m.max {
-		m.entries.Clear() // a simple bound: the polled set refills in one round
+	n := int64(len(r.body) + len(k.body) + len(k.path) + len(k.query) + len(k.authorization) + len(k.apiKey))
+	if m.size.Add(1) > m.max || m.bytes.Add(n) > memoMaxBytes {
+		// A simple bound, which also drops expired answers: the polled set refills in one round.
+		m.entries.Clear()
 		m.size.Store(1)
+		m.bytes.Store(n)
 	}
 	m.entries.Store(m.hash(k), e)
 }
