@@ -595,6 +595,16 @@ func TestAliasedStatisticsReadOnce(t *testing.T) {
 	}
 }
 
+// A dashboard query of every statistic at once fits the default database pools.
+func TestEveryStatisticInOneQuery(t *testing.T) {
+	stamp := strconv.FormatInt(time.Now().UnixNano(), 36) // fresh aliases: nothing cached
+	q := fmt.Sprintf(`{ a%[1]s: threatCounts { all } b%[1]s: honeypotSummary { total_triggers } c%[1]s: huntStats { total_hunts }
+		d%[1]s: casePatternStats { total_patterns } e%[1]s: getDINAStatistics { total_agents } f%[1]s: dinaStats { total_documents } }`, stamp)
+	if res := query(t, tokens[security.RoleAdmin], q, nil); res.Status != 200 || len(res.Errors) > 0 {
+		t.Fatalf("six statistics: %d %s", res.Status, res.RawBody)
+	}
+}
+
 func TestRoleRequirementsFromSchema(t *testing.T) {
 	cases := []struct {
 		name  string

@@ -33,21 +33,24 @@ import (
 
 // Collection names.
 const (
-	collThreatActors   = "threat_actors"
-	collHoneypot       = "honeypot_triggers"
-	collHunts          = "hunt_conversations"
-	collPatterns       = "case_patterns"
-	collArmyList       = "dina_army_list_agents"
-	collComprehensive  = "dina_agents_comprehensive"
-	collAllAgents      = "dina_all_agents"
-	collAsciiArt       = "ascii_art"
-	defaultDatabase    = "neko-defense-system"
-	maxListLimit       = 1000
-	maxPageLimit       = 100
-	maxSearchLimit     = 50
-	maxSearchLen       = 200
-	maxPage            = 1_000_000
-	statsConcurrency   = 4
+	collThreatActors  = "threat_actors"
+	collHoneypot      = "honeypot_triggers"
+	collHunts         = "hunt_conversations"
+	collPatterns      = "case_patterns"
+	collArmyList      = "dina_army_list_agents"
+	collComprehensive = "dina_agents_comprehensive"
+	collAllAgents     = "dina_all_agents"
+	collAsciiArt      = "ascii_art"
+	defaultDatabase   = "neko-defense-system"
+	maxListLimit      = 1000
+	maxPageLimit      = 100
+	maxSearchLimit    = 50
+	maxSearchLen      = 200
+	maxPage           = 1_000_000
+	// statsConcurrency is the widest one statistic fans out: 2, so that the six statistics of a
+	// dashboard query (12 aggregations) fit the default aggregate pool (15) together; at 4 such
+	// a query waited past the pool's queue timeout and was refused.
+	statsConcurrency   = 2
 	defaultMaxPoolSize = 100
 )
 
