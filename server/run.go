@@ -352,8 +352,13 @@ func (s *Server) writeResult(c *fiber.Ctx, media string, r result) error {
 	}
 	setVary(c, r.private)
 	if r.etag != "" {
-		addHeader(c, headerETag, r.etag)
-		if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatches(inm, r.etag) {
+		etag := etagFor(r.etag, media)
+		addHeader(c, headerETag, etag)
+		if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatches(inm, etag) {
+			// RFC 9110 13.1.2: 304 for GET and HEAD; any other method is not performed.
+			if m := c.Method(); m != fiber.MethodGet && m != fiber.MethodHead {
+				return c.SendStatus(fiber.StatusPreconditionFailed)
+			}
 			return c.SendStatus(fiber.StatusNotModified)
 		}
 	}
@@ -381,6 +386,16 @@ func setVary(c *fiber.Ctx, private bool) {
 	default:
 		c.Vary(fiber.HeaderAccept)
 	}
+}
+
+// etagFor is the ETag of an answer's body as sent with media: the same bytes under another
+// Content-Type are another representation, which a cache must not take for this one (Vary: Accept
+// keys the cache, the tag must differ too).
+func etagFor(etag, media string) string {
+	if media == mediaJSON || !strings.HasSuffix(etag, `"`) {
+		return etag
+	}
+	return etag[:len(etag)-1] + `-gr"`
 }
 
 // etagMatches implements If-None-Match's weak comparison over a list of tags, or "*" alone

@@ -45,9 +45,18 @@ func TestQueryCachedWithHeadersAndETag(t *testing.T) {
 		t.Fatal("no ETag")
 	}
 	body, _ := json.Marshal(map[string]any{"query": q})
-	res := post(t, "", "application/json", body, "If-None-Match", etag)
+	res := get(t, "/graphql?query="+url.QueryEscape(q), "Apollo-Require-Preflight", "true", "If-None-Match", etag)
 	if res.Status != 304 || len(res.RawBody) != 0 {
 		t.Fatalf("If-None-Match: %d %q", res.Status, res.RawBody)
+	}
+	// Another method is not performed when the precondition fails (RFC 9110 13.1.2).
+	if res := post(t, "", "application/json", body, "If-None-Match", etag); res.Status != 412 {
+		t.Fatalf("POST with a matching If-None-Match: %d", res.Status)
+	}
+	// The same bytes under the other media type are another representation, with another tag.
+	strict := post(t, "", "application/json", body, "Accept", "application/graphql-response+json", "If-None-Match", etag)
+	if strict.Status != 200 || strict.Header.Get("ETag") == etag || strict.Header.Get("ETag") == "" {
+		t.Fatalf("graphql-response+json: %d ETag %q (application/json's is %q)", strict.Status, strict.Header.Get("ETag"), etag)
 	}
 	res = post(t, "", "application/json", body, "If-None-Match", `"other"`)
 	if res.Status != 200 {
