@@ -49,7 +49,7 @@ func (s *Server) graphql(c *fiber.Ctx) error {
 	if err := s.chargeArrival(c, nil); err != nil {
 		return err
 	}
-	if c.Method() == fiber.MethodGet {
+	if readOnly(c) {
 		req, err := requestFromQuery(c)
 		if err != nil {
 			return err
@@ -75,6 +75,13 @@ func (s *Server) graphql(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, media+"; charset=utf-8")
 	return c.Send(body)
+}
+
+// readOnly reports whether the request is a GET or a HEAD: its GraphQL request is in the URL, it
+// may only run queries, and conditional requests answer it 304.
+func readOnly(c *fiber.Ctx) bool {
+	m := c.Method()
+	return m == fiber.MethodGet || m == fiber.MethodHead
 }
 
 // writeRemembered writes a single operation's result and lets the memo keep it for repeats.

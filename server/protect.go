@@ -77,7 +77,7 @@ func (s *Server) corsMiddleware() fiber.Handler {
 // Apollo-Require-Preflight. Our POSTs must be application/json (non-simple) anyway, so in
 // practice this guards GET.
 func requirePreflight(c *fiber.Ctx) error {
-	if c.Method() != fiber.MethodGet || c.Get("Apollo-Require-Preflight") != "" || c.Get("X-Apollo-Operation-Name") != "" {
+	if !readOnly(c) || c.Get("Apollo-Require-Preflight") != "" || c.Get("X-Apollo-Operation-Name") != "" {
 		return nil
 	}
 	ct, _, _ := strings.Cut(c.Get(fiber.HeaderContentType), ";")

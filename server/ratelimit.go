@@ -60,7 +60,7 @@ func (s *Server) rateLimit(c *fiber.Ctx) error {
 // GraphQL endpoint (its other methods only get a 405, charged here).
 func chargedByHandler(c *fiber.Ctx) bool {
 	m := c.Method()
-	return c.Path() == "/graphql" && (m == fiber.MethodPost || m == fiber.MethodGet)
+	return c.Path() == "/graphql" && (m == fiber.MethodPost || m == fiber.MethodGet || m == fiber.MethodHead)
 }
 
 // chargeArrival charges a GraphQL request its arrival token before any work on it, and answers

@@ -96,7 +96,8 @@ func (s *Server) restRoutes(api fiber.Router) {
 		}},
 	}
 	for _, rt := range routes {
-		api.Get(rt.path, s.rest(rt))
+		api.Get(rt.path, s.rest(rt)) // and HEAD
+		api.All(rt.path, s.methodNotAllowed("GET, HEAD"))
 	}
 	s.restTable = routes
 }

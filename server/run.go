@@ -69,7 +69,7 @@ func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 			return s.requestError(persistedError(err))
 		}
 	}
-	if c.Method() == fiber.MethodGet && op.Kind != ast.Query {
+	if readOnly(c) && op.Kind != ast.Query {
 		c.Set(fiber.HeaderAllow, "POST")
 		return s.refusal(&httpError{status: fiber.StatusMethodNotAllowed, code: codeBadUserInput,
 			message: "only queries may be sent with GET; send mutations with POST"})
@@ -356,7 +356,7 @@ func (s *Server) writeResult(c *fiber.Ctx, media string, r result) error {
 		addHeader(c, headerETag, etag)
 		if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatches(inm, etag) {
 			// RFC 9110 13.1.2: 304 for GET and HEAD; any other method is not performed.
-			if m := c.Method(); m != fiber.MethodGet && m != fiber.MethodHead {
+			if !readOnly(c) {
 				return c.SendStatus(fiber.StatusPreconditionFailed)
 			}
 			return c.SendStatus(fiber.StatusNotModified)

@@ -432,3 +432,25 @@ func TestRESTEndpointsFromDatabase(t *testing.T) {
 		t.Errorf("bad page: %d %s", res.Status, res.RawBody)
 	}
 }
+
+// HEAD is a GET without the body, on /graphql as on REST; other methods on a REST route are 405
+// with Allow, as on /graphql.
+func TestHeadAndMethodNotAllowed(t *testing.T) {
+	req, _ := http.NewRequest(http.MethodHead, baseURL+"/graphql?query="+url.QueryEscape("{ getDINAStatistics { total_agents } }"), nil)
+	req.Header.Set("Apollo-Require-Preflight", "true")
+	req.Header.Set("User-Agent", "neko-e2e/1.0 (test client)")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") == "" || resp.Header.Get("X-Cache") == "" {
+		t.Fatalf("HEAD /graphql: %d %v", resp.StatusCode, resp.Header)
+	}
+	for _, method := range []string{http.MethodPost, http.MethodDelete, http.MethodPut} {
+		req, _ := http.NewRequest(method, baseURL+"/api/threat-counts", nil)
+		if res := do(t, req); res.Status != 405 || res.Header.Get("Allow") != "GET, HEAD" || res.code() != "BAD_USER_INPUT" {
+			t.Fatalf("%s /api/threat-counts: %d Allow %q: %s", method, res.Status, res.Header.Get("Allow"), res.RawBody)
+		}
+	}
+}
