@@ -191,6 +191,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store") // an error is about this request, never to be reused
+	c.Set("X-Cache", "BYPASS")
 	return c.Send(appendErrorBody(nil, msg, code, extensionsOf(err)))
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -337,9 +338,7 @@ func (s *Server) writeResult(c *fiber.Ctx, media string, r result) error {
 	}
 	// writeResult is the only writer of X-Cache, Cache-Control and ETag on a single operation's
 	// answer, once (addHeader).
-	if r.xCache != "" {
-		addHeader(c, headerXCache, r.xCache)
-	}
+	addHeader(c, headerXCache, cmp.Or(r.xCache, cache.Bypass.String())) // an answer refused before any lookup bypassed it
 	if r.cacheControl != "" {
 		addHeader(c, headerCacheControl, r.cacheControl)
 	}

@@ -91,6 +91,9 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 			if res.Errors[0].Message == "" {
 				t.Fatal("error without a message")
 			}
+			if got := res.Header.Get("X-Cache"); got != "BYPASS" && got != "MISS" {
+				t.Fatalf("X-Cache %q on an error answer", got)
+			}
 		})
 	}
 }
