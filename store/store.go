@@ -25,3 +25,16 @@ var ErrConflict = errors.New("store: conflict")
 // ErrInvalid is returned when an argument cannot be turned into a query (for
 // example an unknown sort field).
 var ErrInvalid = errors.New("store: invalid argument")
+
+// The collections of the database, as the original named them: store/seed writes them and
+// store/mongo reads them.
+const (
+	CollThreatActors  = "threat_actors"
+	CollHoneypot      = "honeypot_triggers"
+	CollHunts         = "hunt_conversations"
+	CollPatterns      = "case_patterns"
+	CollArmyList      = "dina_army_list_agents"
+	CollComprehensive = "dina_agents_comprehensive"
+	CollAllAgents     = "dina_all_agents"
+	CollAsciiArt      = "ascii_art"
+)

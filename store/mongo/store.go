@@ -31,16 +31,16 @@ import (
 	"github.com/neko-defense/neko/store"
 )
 
-// Collection names.
+// The collections read (store.Coll*, the ones store/seed writes) and the store's limits.
 const (
-	collThreatActors  = "threat_actors"
-	collHoneypot      = "honeypot_triggers"
-	collHunts         = "hunt_conversations"
-	collPatterns      = "case_patterns"
-	collArmyList      = "dina_army_list_agents"
-	collComprehensive = "dina_agents_comprehensive"
-	collAllAgents     = "dina_all_agents"
-	collAsciiArt      = "ascii_art"
+	collThreatActors  = store.CollThreatActors
+	collHoneypot      = store.CollHoneypot
+	collHunts         = store.CollHunts
+	collPatterns      = store.CollPatterns
+	collArmyList      = store.CollArmyList
+	collComprehensive = store.CollComprehensive
+	collAllAgents     = store.CollAllAgents
+	collAsciiArt      = store.CollAsciiArt
 	defaultDatabase   = "neko-defense-system"
 	maxListLimit      = 1000
 	maxPageLimit      = 100

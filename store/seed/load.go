@@ -8,21 +8,23 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/neko-defense/neko/store"
 )
 
 // batchSize is the number of documents per insertMany.
 const batchSize = 500
 
-// Collection names written by Load; they are the ones store/mongo reads.
+// The collections Load writes (store.Coll*, the ones store/mongo reads).
 const (
-	collThreatActors  = "threat_actors"
-	collHoneypot      = "honeypot_triggers"
-	collHunts         = "hunt_conversations"
-	collPatterns      = "case_patterns"
-	collArmyList      = "dina_army_list_agents"
-	collComprehensive = "dina_agents_comprehensive"
-	collAllAgents     = "dina_all_agents"
-	collAsciiArt      = "ascii_art"
+	collThreatActors  = store.CollThreatActors
+	collHoneypot      = store.CollHoneypot
+	collHunts         = store.CollHunts
+	collPatterns      = store.CollPatterns
+	collArmyList      = store.CollArmyList
+	collComprehensive = store.CollComprehensive
+	collAllAgents     = store.CollAllAgents
+	collAsciiArt      = store.CollAsciiArt
 )
 
 // Load inserts d into db with insertMany in batches of 500. It drops and
