@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"github.com/neko-defense/neko/internal/slotcache"
 	"github.com/neko-defense/neko/store"
 )
 
@@ -92,6 +95,13 @@ type ResponderConfig struct {
 	// MaxQuarantined bounds the quarantined fingerprints; the oldest is
 	// released first. Default 100,000.
 	MaxQuarantined int
+	// MonitorInterval is how often Monitor records one address's
+	// challenged requests: one STANDARD_MONITORING incident per address
+	// per interval. Default 10 minutes.
+	MonitorInterval time.Duration
+	// MonitorRate bounds the monitoring incidents of all addresses, per
+	// second. Default 10.
+	MonitorRate float64
 }
 
 // Responder runs the incident playbooks of reference §4.2: it picks a
@@ -111,6 +121,11 @@ type Responder struct {
 	quarOrder []string // FIFO ring of quar's keys, for eviction
 	quarNext  int
 
+	// monitored remembers when Monitor last recorded an address; monitors
+	// bounds the recording rate of all addresses together.
+	monitored *slotcache.Cache[string, time.Time]
+	monitors  *rate.Limiter
+
 	handled     atomic.Uint64
 	blocked     atomic.Uint64
 	writeErrors atomic.Uint64
@@ -124,12 +139,13 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	for name, d := range map[string]*time.Duration{
 		"DefaultBlock": &cfg.DefaultBlock, "RateLimitBlock": &cfg.RateLimitBlock,
 		"HighThreatBlock": &cfg.HighThreatBlock, "WriteTimeout": &cfg.WriteTimeout,
+		"MonitorInterval": &cfg.MonitorInterval,
 	} {
 		if *d < 0 {
 			return nil, fmt.Errorf("defense: ResponderConfig.%s must not be negative", name)
 		}
 	}
-	if cfg.QueueSize < 0 || cfg.Workers < 0 || cfg.MaxQuarantined < 0 {
+	if cfg.QueueSize < 0 || cfg.Workers < 0 || cfg.MaxQuarantined < 0 || cfg.MonitorRate < 0 {
 		return nil, errors.New("defense: ResponderConfig sizes must not be negative")
 	}
 	def := func(d *time.Duration, v time.Duration) {
@@ -141,6 +157,10 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	def(&cfg.RateLimitBlock, time.Hour)
 	def(&cfg.HighThreatBlock, 2*time.Hour)
 	def(&cfg.WriteTimeout, 5*time.Second)
+	def(&cfg.MonitorInterval, 10*time.Minute)
+	if cfg.MonitorRate == 0 {
+		cfg.MonitorRate = 10
+	}
 	if cfg.QueueSize == 0 {
 		cfg.QueueSize = 1024
 	}
@@ -160,6 +180,9 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 		alert:  cfg.Alert,
 		writes: newQueue(cfg.QueueSize, cfg.Workers, cfg.WriteTimeout),
 		quar:   make(map[string]struct{}),
+
+		monitored: slotcache.New[string, time.Time](4096),
+		monitors:  rate.NewLimiter(rate.Limit(cfg.MonitorRate), max(1, int(cfg.MonitorRate))),
 	}
 	if r.alert == nil {
 		r.alert = r.logAlert
@@ -206,7 +229,7 @@ func SelectPlaybook(category, severity string) string {
 // actor; it is stored as given and must not be modified afterwards. The
 // returned incident is complete even when storing it fails (the error).
 func (r *Responder) Handle(ctx context.Context, category, severity, ip string, score int, evidence map[string]any) (store.Incident, error) {
-	in := r.respond(ctx, category, severity, ip, score, evidence)
+	in := r.respond(ctx, "", category, severity, ip, score, evidence)
 	return in, r.record(ctx, in)
 }
 
@@ -215,12 +238,43 @@ func (r *Responder) Handle(ctx context.Context, category, severity, ip string, s
 // and audit for the workers. It reports false when the queue was full and
 // the record was dropped (counted in Stats); the playbook ran regardless.
 func (r *Responder) HandleAsync(ctx context.Context, category, severity, ip string, score int, evidence map[string]any) (store.Incident, bool) {
-	in := r.respond(ctx, category, severity, ip, score, evidence)
+	return r.handleAsync(ctx, r.respond(ctx, "", category, severity, ip, score, evidence))
+}
+
+func (r *Responder) handleAsync(ctx context.Context, in store.Incident) (store.Incident, bool) {
 	ok := r.writes.push(func(ctx context.Context) { _ = r.record(ctx, in) })
 	if !ok {
-		r.log.Warn("defense: incident queue full, record dropped", "incident", in.IncidentID, "ip", ip)
+		r.log.Warn("defense: incident queue full, record dropped", "incident", in.IncidentID, "ip", in.Actor.IP)
 	}
 	return in, ok
+}
+
+// ClaimMonitor tells whether a challenged request (served, but suspicious)
+// from ip should be recorded by Monitor, and if so claims the record. A
+// client that keeps being challenged (curl's default user agent scores 40
+// on every request) would otherwise write one incident per request, so an
+// address is recorded at most once per MonitorInterval and all addresses
+// together at most MonitorRate times a second. It is one hash and one
+// atomic load when the address was recorded recently.
+func (r *Responder) ClaimMonitor(ip string) bool {
+	now := r.now()
+	if last, ok := r.monitored.Get(ip); ok && now.Sub(last) < r.cfg.MonitorInterval {
+		return false
+	}
+	if !r.monitors.AllowN(now, 1) {
+		return false
+	}
+	r.monitored.Put(strings.Clone(ip), now)
+	return true
+}
+
+// Monitor records a challenged request that ClaimMonitor claimed, as a
+// suspicious_activity incident under STANDARD_MONITORING, which only logs:
+// whatever its severity, a request the scorer let through never blocks.
+// The write is queued like HandleAsync's.
+func (r *Responder) Monitor(ctx context.Context, ip string, score int, severity string, evidence map[string]any) store.Incident {
+	in, _ := r.handleAsync(ctx, r.respond(ctx, PlaybookStandardMonitor, CategorySuspicious, severity, ip, score, evidence))
+	return in
 }
 
 // Quarantined reports whether a fingerprint has been quarantined by a
@@ -312,8 +366,9 @@ func (x *playbookRun) note(typ, msg string, extra ...any) {
 	x.step(typ, msg)
 }
 
-// respond builds the incident and runs its playbook.
-func (r *Responder) respond(ctx context.Context, category, severity, ip string, score int, evidence map[string]any) store.Incident {
+// respond builds the incident and runs its playbook: the given one, or when
+// playbook is "" the one SelectPlaybook picks.
+func (r *Responder) respond(ctx context.Context, playbook, category, severity, ip string, score int, evidence map[string]any) store.Incident {
 	category, severity = strings.ToLower(category), strings.ToLower(severity)
 	switch severity {
 	case store.SeverityLow, store.SeverityMedium, store.SeverityHigh, store.SeverityCritical:
@@ -330,7 +385,7 @@ func (r *Responder) respond(ctx context.Context, category, severity, ip string, 
 		Actor:       store.IncidentActor{IP: ip, Fingerprint: evidenceString(evidence, "fingerprint"), UserID: cmp.Or(evidenceString(evidence, "user_id"), evidenceString(evidence, "userId"))},
 		Evidence:    evidence,
 		ThreatScore: score,
-		Playbook:    SelectPlaybook(category, severity),
+		Playbook:    cmp.Or(playbook, SelectPlaybook(category, severity)),
 		Actions:     make([]store.IncidentAction, 0, 4),
 	}
 	x := &playbookRun{r: r, ctx: ctx, in: &in}

@@ -306,3 +306,73 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestVerdictPlaybooks follows scored requests into the playbooks: every
+// playbook the scorer can lead to, from the category and severity of its
+// verdict (HONEYPOT_CAPTURE is the honeypot's, RATE_LIMIT_VIOLATION also
+// the rate limiter's).
+func TestVerdictPlaybooks(t *testing.T) {
+	with := func(r RequestInfo, f func(*RequestInfo)) RequestInfo { f(&r); return r }
+	tests := []struct {
+		name     string
+		req      RequestInfo
+		playbook string
+		block    time.Duration
+	}{
+		{"probing path, critical", browser("ip", "/admin/../../.env", t0), PlaybookCritical, 24 * time.Hour},
+		{"probing path, high", browser("ip", "/files/../.git/config", t0), PlaybookHighThreat, 2 * time.Hour},
+		{"injection", browser("ip", "/api/x?q=union+select+a+from+b&f=../x", t0), PlaybookActiveAttack, 24 * time.Hour},
+		{"attack tool", with(browser("ip", "/", t0), func(r *RequestInfo) { r.UserAgent = "sqlmap/1.7" }), PlaybookAutomation, 24 * time.Hour},
+		{"anomaly", with(RequestInfo{IP: "ip", Method: "POST", Path: "/graphql", Now: t0}, func(r *RequestInfo) { r.PayloadSize = 11 << 20 }),
+			PlaybookAnomaly, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newTestScorer(t, ScorerConfig{}).Score(tc.req)
+			if v.Action != ActionBlock {
+				t.Fatalf("verdict %+v, want a block", v)
+			}
+			e := newResponderEnv(t, ResponderConfig{})
+			in, _ := e.r.HandleAsync(context.Background(), v.Category, v.Severity(), "203.0.113.9", v.Score, nil)
+			if in.Playbook != tc.playbook {
+				t.Errorf("category %q severity %q (raw %d): playbook %s, want %s", v.Category, v.Severity(), v.Raw, in.Playbook, tc.playbook)
+			}
+			_, _, blocked := e.blocks.Blocked("203.0.113.9")
+			if blocked != (tc.block > 0) {
+				t.Errorf("blocked = %v, want %v", blocked, tc.block > 0)
+			}
+		})
+	}
+}
+
+func TestMonitor(t *testing.T) {
+	e := newResponderEnv(t, ResponderConfig{MonitorInterval: time.Minute, MonitorRate: 3})
+	if !e.r.ClaimMonitor("203.0.113.1") {
+		t.Fatal("first challenge of an address not claimed")
+	}
+	// A severe score does not change the playbook: the request was served.
+	in := e.r.Monitor(context.Background(), "203.0.113.1", 75, "high", map[string]any{"signal": CategoryAutomation})
+	if in.Playbook != PlaybookStandardMonitor || in.Category != CategorySuspicious || in.Severity != "high" ||
+		len(in.Actions) != 1 || in.Actions[0].Type != ActLog || in.AutoBlocked {
+		t.Errorf("monitoring incident %+v", in)
+	}
+	if _, _, blocked := e.blocks.Blocked("203.0.113.1"); blocked {
+		t.Error("monitoring blocked the address")
+	}
+	waitFor(t, func() bool { return len(e.incidents.incidents()) == 1 })
+
+	if e.r.ClaimMonitor("203.0.113.1") {
+		t.Error("second challenge within the interval claimed")
+	}
+	// Other addresses share MonitorRate (3 a second, one used).
+	if !e.r.ClaimMonitor("203.0.113.2") || !e.r.ClaimMonitor("203.0.113.3") {
+		t.Error("other addresses not claimed within the rate")
+	}
+	if e.r.ClaimMonitor("203.0.113.4") {
+		t.Error("claimed beyond MonitorRate")
+	}
+	e.clock.Advance(time.Minute)
+	if !e.r.ClaimMonitor("203.0.113.1") {
+		t.Error("address not claimed again after the interval")
+	}
+}

@@ -51,6 +51,14 @@ const (
 	CategoryRateLimit        = "rate_limit_exceeded"
 	CategoryAnomaly          = "anomaly_detected"
 	CategoryHoneypot         = "honeypot_triggered"
+	// CategoryReconnaissance is a blocked request whose strongest signal is
+	// its path (traversal, a sensitive file, an admin page): no playbook
+	// names it, so its severity picks CRITICAL_THREAT_RESPONSE or
+	// HIGH_THREAT_RESPONSE.
+	CategoryReconnaissance = "reconnaissance"
+	// CategorySuspicious is a challenged (served but logged) request, which
+	// Responder.Monitor records under STANDARD_MONITORING.
+	CategorySuspicious = "suspicious_activity"
 )
 
 // RequestInfo is what the scorer needs to know of one request, as plain
@@ -103,8 +111,8 @@ type Verdict struct {
 	Reasons []string
 	// Category is the incident category for Responder.Handle when Action
 	// is not ActionAllow, else "": sql_injection, command_injection, xss_attempt,
-	// automation_detected (attack tool or endpoint scanning),
-	// rate_limit_exceeded, or anomaly_detected.
+	// automation_detected (attack tool or endpoint scanning), reconnaissance
+	// (a probing path), rate_limit_exceeded, or anomaly_detected.
 	Category string
 }
 
@@ -376,6 +384,8 @@ func categoryOf(f flags) string {
 		return CategoryXSS
 	case f&(fToolUA|fScanning|fOffensiveTool) != 0:
 		return CategoryAutomation
+	case f&(fTraversal|fSensitiveFile|fAdminPath) != 0:
+		return CategoryReconnaissance
 	case f&(fHighRate|fElevatedRate) != 0:
 		return CategoryRateLimit
 	}

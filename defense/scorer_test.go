@@ -76,7 +76,7 @@ func TestScoreRules(t *testing.T) {
 		{"git config", path("/.git/config"), 35, ActionAllow, "", []string{"Sensitive file pattern"}},
 		{"admin path", path("/wp-admin/install.php"), 35, ActionAllow, "", []string{"Admin path probe"}},
 		{"command", path("/api/x?cmd=system(id)"), 35, ActionAllow, "", []string{"Command injection pattern"}},
-		{"traversal + sensitive + admin", path("/admin/../../.env"), 105, ActionBlock, CategoryAnomaly,
+		{"traversal + sensitive + admin", path("/admin/../../.env"), 105, ActionBlock, CategoryReconnaissance,
 			[]string{"Path traversal pattern", "Sensitive file pattern", "Admin path probe"}},
 		{"command injection blocks", path("/admin?x=eval(atob(1))&f=../x"), 105, ActionBlock, CategoryCommandInjection, nil},
 		{"large payload", with(path("/graphql"), func(r *RequestInfo) { r.Method = "POST"; r.PayloadSize = 10<<20 + 1 }), 20, ActionAllow, "", []string{"Large payload"}},

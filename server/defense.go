@@ -127,6 +127,12 @@ func (s *Server) threatScore(c *fiber.Ctx) error {
 		return err
 	case defense.ActionChallenge:
 		s.deps.Logger.Info("suspicious request", "ip", ip, "score", v.Raw, "reasons", v.Reasons, "path", c.Path())
+		if d.Responder.ClaimMonitor(ip) {
+			d.Responder.Monitor(s.requestContext(c), ip, v.Score, v.Severity(), map[string]any{
+				"signal": v.Category, "reasons": v.Reasons, "path": strings.Clone(truncateString(info.Path, 400)),
+				"method": info.Method, "user_agent": strings.Clone(info.UserAgent), "request_id": state(c).id,
+			})
+		}
 	}
 	return c.Next()
 }

@@ -147,6 +147,39 @@ func TestBrowserPollingIsNeverBlocked(t *testing.T) {
 	}
 }
 
+// A challenged client (curl's default user agent scores 40) is served, and recorded once as a
+// STANDARD_MONITORING incident however often it asks: the playbook that only logs.
+func TestChallengedClientIsMonitoredNotBlocked(t *testing.T) {
+	const ip = "203.0.113.16"
+	for i := range 3 {
+		res := get(t, "/api/stats", from(ip, "User-Agent", "curl/8.5.0", "Accept", "*/*")...)
+		if res.Status != http.StatusOK || res.Header.Get("X-Neko-Threat-Score") != "40" {
+			t.Fatalf("request %d: %d %v %s", i, res.Status, res.Header, res.RawBody)
+		}
+	}
+	type incident struct {
+		IP          string `json:"ip"`
+		Category    string `json:"category"`
+		Playbook    string `json:"playbook"`
+		AutoBlocked bool   `json:"auto_blocked"`
+	}
+	var mine []incident
+	eventually(t, "the monitoring incident", func() bool {
+		var out struct {
+			I []incident `json:"securityIncidents"`
+		}
+		res := gqlFrom(t, "203.0.113.17", tokens[security.RoleAdmin], `{ securityIncidents(limit: 500) { ip category playbook auto_blocked } }`, nil, browser...)
+		if err := json.Unmarshal(res.Data, &out); err != nil || len(res.Errors) > 0 {
+			t.Fatalf("securityIncidents: %s", res.RawBody)
+		}
+		mine = slices.DeleteFunc(out.I, func(in incident) bool { return in.IP != ip })
+		return len(mine) > 0
+	})
+	if len(mine) != 1 || mine[0].Playbook != "STANDARD_MONITORING" || mine[0].Category != "suspicious_activity" || mine[0].AutoBlocked {
+		t.Fatalf("incidents of the challenged client: %+v", mine)
+	}
+}
+
 func TestHoneypotTrapsAnswerDecoysAndRecord(t *testing.T) {
 	cases := []struct {
 		ip, path, trap, contentType, body string
