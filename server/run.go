@@ -137,19 +137,26 @@ func retryAfterOf(errs []*graphql.Error) time.Duration {
 	return wait
 }
 
-// responseStatus is 503 when nothing could be answered because a dependency is unavailable (data
-// is null, or holds only nulls, and every error is SERVICE_UNAVAILABLE), so that clients and
-// proxies back off and retry; a partial answer stays 200.
+// responseStatus tells clients and proxies to back off and retry when nothing could be answered
+// (data is null, or holds only nulls) for a reason that passes: 503 when a dependency is
+// unavailable (every error SERVICE_UNAVAILABLE, or some of them and the rest RATE_LIMITED), 429
+// when the caller was throttled (every error RATE_LIMITED: a login refused after too many
+// failures). Any other error, or a partial answer, stays 200.
 func (s *Server) responseStatus(resp *graphql.Response) int {
 	if len(resp.Errors) == 0 || !onlyNulls(resp.Data) {
 		return fiber.StatusOK
 	}
+	status := fiber.StatusTooManyRequests
 	for _, e := range resp.Errors {
-		if _, code, _ := describe(e, s.cfg.Production); code != codeServiceUnavailable {
+		switch _, code, _ := describe(e, s.cfg.Production); code {
+		case codeServiceUnavailable:
+			status = fiber.StatusServiceUnavailable
+		case codeRateLimited:
+		default:
 			return fiber.StatusOK
 		}
 	}
-	return fiber.StatusServiceUnavailable
+	return status
 }
 
 // onlyNulls reports whether a response's data is absent, null, or an object of nulls (every root

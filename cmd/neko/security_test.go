@@ -353,8 +353,8 @@ func TestLoginThrottledAfterFiveFailures(t *testing.T) {
 		}
 	}
 	res := gqlFrom(t, ip, "", login, vars, browser...)
-	if res.code() != "RATE_LIMITED" {
-		t.Fatalf("6th attempt: %s", res.RawBody)
+	if res.code() != "RATE_LIMITED" || res.Status != http.StatusTooManyRequests {
+		t.Fatalf("6th attempt: %d %s", res.Status, res.RawBody)
 	}
 	// Five failures a minute: the next attempt is allowed in about 12 s.
 	if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
