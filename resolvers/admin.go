@@ -60,7 +60,7 @@ const (
 
 func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 	q, m := b["Query"], b["Mutation"]
-	q["securityIncidents"] = blocking(r.audited("securityIncidents", func(ctx context.Context, p graphql.ResolveParams) (any, error) {
+	q["securityIncidents"] = blocking(func(ctx context.Context, p graphql.ResolveParams) (any, error) {
 		if r.security == nil {
 			return nil, notConfigured("security incident storage")
 		}
@@ -73,14 +73,14 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 			return nil, err
 		}
 		return pointers(ins), nil
-	}))
-	q["blockedAddresses"] = blocking(r.audited("blockedAddresses", func(context.Context, graphql.ResolveParams) (any, error) {
+	})
+	q["blockedAddresses"] = blocking(func(context.Context, graphql.ResolveParams) (any, error) {
 		if r.blocks == nil {
 			return nil, notConfigured("the block list")
 		}
 		return pointers(r.blocks.List()), nil
-	}))
-	q["auditLog"] = blocking(r.audited("auditLog", func(ctx context.Context, p graphql.ResolveParams) (any, error) {
+	})
+	q["auditLog"] = blocking(func(ctx context.Context, p graphql.ResolveParams) (any, error) {
 		if r.security == nil {
 			return nil, notConfigured("the audit log")
 		}
@@ -107,8 +107,8 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 			return nil, err
 		}
 		return pointers(evs), nil
-	}))
-	q["securityStats"] = blocking(r.audited("securityStats", func(ctx context.Context, _ graphql.ResolveParams) (any, error) {
+	})
+	q["securityStats"] = blocking(func(ctx context.Context, _ graphql.ResolveParams) (any, error) {
 		if r.security == nil {
 			return nil, notConfigured("security incident storage")
 		}
@@ -117,8 +117,8 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 			return nil, err
 		}
 		return &st, nil
-	}))
-	q["apiKeys"] = blocking(r.audited("apiKeys", func(ctx context.Context, _ graphql.ResolveParams) (any, error) {
+	})
+	q["apiKeys"] = blocking(func(ctx context.Context, _ graphql.ResolveParams) (any, error) {
 		if r.keys == nil {
 			return nil, notConfigured("API key management")
 		}
@@ -127,7 +127,7 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 			return nil, err
 		}
 		return pointers(keys), nil
-	}))
+	})
 
 	m["blockAddress"] = blocking(func(ctx context.Context, p graphql.ResolveParams) (any, error) {
 		if r.blocks == nil {
@@ -352,13 +352,25 @@ func keyError(err error) error {
 	return err
 }
 
-// audited wraps an admin read of security data so that the read itself is audited (category
-// access, action "read_<field>"), successful or not.
-func (r *Resolvers) audited(field string, next graphql.ResolveFunc) graphql.ResolveFunc {
-	return func(ctx context.Context, p graphql.ResolveParams) (any, error) {
-		v, err := next(ctx, p)
-		r.audit(ctx, security.CategoryAccess, "read_"+field, "security_data", err)
-		return v, err
+// adminReads are the Query fields that read security data.
+var adminReads = []string{"securityIncidents", "blockedAddresses", "auditLog", "securityStats", "apiKeys"}
+
+// auditAdminReads wraps the admin reads of security data so that each read is audited (category
+// access, action "read_<field>"), whether it succeeded, failed, or was refused for the caller's
+// role (result blocked): an attempt to read the audit log is itself worth recording.
+func (r *Resolvers) auditAdminReads(b map[string]map[string]graphql.Field) {
+	for _, name := range adminReads {
+		f, ok := b["Query"][name]
+		if !ok {
+			continue
+		}
+		next := f.Resolve
+		f.Resolve = func(ctx context.Context, p graphql.ResolveParams) (any, error) {
+			v, err := next(ctx, p)
+			r.audit(ctx, security.CategoryAccess, "read_"+name, "security_data", err)
+			return v, err
+		}
+		b["Query"][name] = f
 	}
 }
 

@@ -158,6 +158,7 @@ func (r *Resolvers) Bindings(schema *ast.Schema) (map[string]map[string]graphql.
 		return nil, err
 	}
 	r.auditMutations(b) // outside the role check: refused attempts are audited too
+	r.auditAdminReads(b)
 	return b, nil
 }
 

@@ -525,6 +525,21 @@ func TestAdminSecurityQueries(t *testing.T) {
 			}
 		}
 	}
+	// A refused attempt to read the audit log is itself audited.
+	const curious = "203.0.113.72"
+	if res := gqlFrom(t, curious, tokens[security.RoleViewer], `{ auditLog { action } }`, nil, browser...); res.code() != "FORBIDDEN" {
+		t.Fatalf("viewer reading the audit log: %s", res.RawBody)
+	}
+	eventually(t, "the refused admin read", func() bool {
+		var out struct {
+			E []event `json:"auditLog"`
+		}
+		adminQuery(`query($ip: String) { auditLog(limit: 10, category: "access", ip: $ip) { action category actor_ip actor_user result } }`,
+			map[string]any{"ip": curious}, &out)
+		return slices.ContainsFunc(out.E, func(e event) bool {
+			return e.Action == "read_auditLog" && e.Result == "blocked" && e.User != ""
+		})
+	})
 }
 
 // TestRateLimitRefusesAndEscalates starts a second server with a tiny anonymous rate limit over
