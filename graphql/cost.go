@@ -365,8 +365,10 @@ func (e *Engine) listSizeOf(parent *ast.Definition, def *ast.FieldDefinition, f 
 		}
 		switch a.Value.Kind {
 		case ast.IntValue:
-			if n, err := strconv.ParseFloat(a.Value.Raw, 64); err == nil {
-				s.literal = max(s.literal, n, 0)
+			// A literal that is no Int (beyond 32 bits) fails as a field error when the
+			// field runs (BAD_USER_INPUT, as every other bad argument), not as a huge cost.
+			if n, err := strconv.ParseInt(a.Value.Raw, 10, 32); err == nil {
+				s.literal = max(s.literal, float64(n), 0)
 			}
 		case ast.Variable:
 			s.vars = append(s.vars, a.Value.Raw)

@@ -74,6 +74,7 @@ func TestCost(t *testing.T) {
 		{name: "typename is free", query: `{ __typename user(id: 1) { __typename } }`, want: 1},
 		{name: "slicing argument default", query: `{ users { id } }`, want: 20},
 		{name: "slicing argument literal", query: `{ users(first: 3) { id } }`, want: 3},
+		{name: "slicing literal beyond Int: the field will fail, not the cost", query: `{ users(first: 3000000000) { id } }`, want: 20},
 		{name: "largest of several slicing arguments", query: `{ users(first: 3) { friends(first: 2, last: 5) { id } } }`, want: 3 * (1 + 5)},
 		{name: "no slicing argument, no default: DefaultListSize", query: `{ users(first: 2) { friends { id } } }`, want: 2 * (1 + 10)},
 		{name: "assumedSize", query: `{ user(id: 1) { posts { id } } }`, want: 1 + 5},
