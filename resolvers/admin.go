@@ -89,7 +89,8 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 			return nil, err
 		}
 		f := store.AuditFilter{Limit: limit}
-		if v, ok := p.Args["category"].(string); ok {
+		if _, ok := p.Args["category"].(string); ok {
+			v := argString(p, "category") // without NUL bytes, as every string argument
 			switch security.AuditCategory(v) {
 			case security.CategoryAuth, security.CategoryAccess, security.CategorySecurity, security.CategoryData, security.CategorySystem:
 				f.Category = v
@@ -315,7 +316,6 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 	})
 }
 
-// ipArg reads an IP address argument, in its canonical form.
 // ipArg reads an address argument in the block list's form: IPv4-mapped addresses as IPv4, and
 // without an IPv6 zone, which a client's address never carries.
 func ipArg(p graphql.ResolveParams, name string) (string, error) {
