@@ -360,17 +360,9 @@ var adminReads = []string{"securityIncidents", "blockedAddresses", "auditLog", "
 // role (result blocked): an attempt to read the audit log is itself worth recording.
 func (r *Resolvers) auditAdminReads(b map[string]map[string]graphql.Field) {
 	for _, name := range adminReads {
-		f, ok := b["Query"][name]
-		if !ok {
-			continue
+		if _, ok := b["Query"][name]; ok {
+			r.audited(b["Query"], name, security.CategoryAccess, "read_", "security_data")
 		}
-		next := f.Resolve
-		f.Resolve = func(ctx context.Context, p graphql.ResolveParams) (any, error) {
-			v, err := next(ctx, p)
-			r.audit(ctx, security.CategoryAccess, "read_"+name, "security_data", err)
-			return v, err
-		}
-		b["Query"][name] = f
 	}
 }
 
@@ -378,18 +370,25 @@ func (r *Resolvers) auditAdminReads(b map[string]map[string]graphql.Field) {
 // (category data, action "mutation_<field>", result success or failure). Arguments are not
 // recorded: they may hold passwords.
 func (r *Resolvers) auditMutations(b map[string]map[string]graphql.Field) {
+	for name := range b["Mutation"] {
+		r.audited(b["Mutation"], name, security.CategoryData, "mutation_", "mutation")
+	}
+}
+
+// audited wraps the binding fields[name] so that every call of it is recorded in the audit log
+// as action+name on a resource of type resource, with the call's outcome.
+func (r *Resolvers) audited(fields map[string]graphql.Field, name string, cat security.AuditCategory, action, resource string) {
 	if r.auditor == nil {
 		return
 	}
-	for name, f := range b["Mutation"] {
-		next := f.Resolve
-		f.Resolve = func(ctx context.Context, p graphql.ResolveParams) (any, error) {
-			v, err := next(ctx, p)
-			r.audit(ctx, security.CategoryData, "mutation_"+name, "mutation", err)
-			return v, err
-		}
-		b["Mutation"][name] = f
+	f := fields[name]
+	next := f.Resolve
+	f.Resolve = func(ctx context.Context, p graphql.ResolveParams) (any, error) {
+		v, err := next(ctx, p)
+		r.audit(ctx, cat, action+name, resource, err)
+		return v, err
 	}
+	fields[name] = f
 }
 
 // auditAddress records an administrator's block or unblock with its target: the generic
