@@ -136,8 +136,20 @@ func ActorOf(ctx context.Context) AuditActor {
 	return AuditActor{IP: ClientAddr(ctx), UserID: FromContext(ctx).Username, UserAgent: ua}
 }
 
-// Require returns nil when the identity in ctx has at least role need, ErrUnauthenticated for an
-// anonymous caller and ErrForbidden for an authenticated caller whose role is too low.
+type credentialErrKey struct{}
+
+// WithCredentialError returns a context recording that the caller sent credentials that failed
+// verification (err, which wraps ErrInvalidToken). Such a caller is served as anonymous, as the
+// original did (its guard ran only on the guarded operations): a dashboard that still sends an
+// expired token must be able to log in again and read public data. Require tells a field that
+// needs a role why the caller has none.
+func WithCredentialError(ctx context.Context, err error) context.Context {
+	return context.WithValue(ctx, credentialErrKey{}, err)
+}
+
+// Require returns nil when the identity in ctx has at least role need; for an anonymous caller
+// the reason its credentials failed (WithCredentialError), else ErrUnauthenticated; and
+// ErrForbidden for an authenticated caller whose role is too low.
 func Require(ctx context.Context, need Role) error {
 	if need == RoleAnonymous {
 		return nil
@@ -145,6 +157,9 @@ func Require(ctx context.Context, need Role) error {
 	id := FromContext(ctx)
 	switch {
 	case !id.Authenticated():
+		if err, _ := ctx.Value(credentialErrKey{}).(error); err != nil {
+			return err
+		}
 		return ErrUnauthenticated
 	case !id.Role.Allows(need):
 		return ErrForbidden

@@ -98,9 +98,12 @@ func newMemo(gen func() uint64, hits func()) *memo {
 }
 
 // eligible reports whether the request may use the memo: a small body, sent uncompressed (the
-// key holds the body as sent, and one set of bytes decodes differently with another encoding).
+// key holds the body as sent, and one set of bytes decodes differently with another encoding),
+// with no failed credentials (a token not yet valid, or a key another instance just created,
+// would name another caller later).
 func eligible(c *fiber.Ctx) bool {
-	return len(c.Request().Body()) <= memoMaxBody && len(c.Request().Header.Peek(fiber.HeaderContentEncoding)) == 0
+	return len(c.Request().Body()) <= memoMaxBody && len(c.Request().Header.Peek(fiber.HeaderContentEncoding)) == 0 &&
+		state(c).credentialErr == nil
 }
 
 // get returns the remembered answer for this exact request, if still valid.

@@ -134,10 +134,12 @@ func (s *Server) commonHeaders(c *fiber.Ctx) error {
 // state, from which its context carries it (requestContext). No credentials mean an anonymous
 // caller (public fields still work).
 //
-// Bad credentials fail the request with 401 rather than silently downgrading the caller, but not
-// here: the request goes on as anonymous through the rate limit and threat scoring, and
-// refuseBadCredentials answers 401 after them. Otherwise one junk Authorization header would take
-// a scanner past every defense but the block list, and a honeypot trap would give itself away.
+// Bad credentials (expired, tampered, revoked) make an anonymous caller too, as in the original,
+// whose guard ran only on guarded operations: the dashboard sends its stored token with every
+// request, and after the token expires it must still be able to log in and read public data.
+// The caller learns why from every field that needs a role, which answers UNAUTHENTICATED
+// "invalid or expired token" instead of "authentication required". Such a request faces every
+// defense as any anonymous one (rate limit per address, threat scoring, honeypot).
 func (s *Server) authenticate(c *fiber.Ctx) error {
 	id, presented, err := s.deps.Auth.Authenticate(c.Get(fiber.HeaderAuthorization), c.Get("X-API-Key"))
 	switch {
@@ -147,23 +149,6 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		state(c).identity = id
 	}
 	return c.Next()
-}
-
-// refuseBadCredentials answers 401 to a request whose credentials failed (authenticate), once the
-// defenses have seen it. A GraphQL request pays its arrival token first, as every request does;
-// a honeypot trap still answers its decoy.
-func (s *Server) refuseBadCredentials(c *fiber.Ctx) error {
-	err := state(c).credentialErr
-	if err == nil {
-		return c.Next()
-	}
-	if _, trap := s.trapPath(c.Path()); trap {
-		return c.Next()
-	}
-	if chargedByHandler(c) {
-		return s.chargeArrival(c, err)
-	}
-	return err
 }
 
 func (s *Server) methodNotAllowed(allow string) fiber.Handler {

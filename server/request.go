@@ -26,8 +26,8 @@ type request struct {
 	start    time.Time         // arrival; the context's deadline is start + RequestTimeout
 	addr     *clientAddr       // the client address (client), nil until asked
 	identity security.Identity // set by authenticate
-	// credentialErr is why the credentials the request sent failed; refuseBadCredentials answers
-	// it with 401 after the defenses have seen the request.
+	// credentialErr is why the credentials the request sent failed: the request is served as
+	// anonymous, and fields that need a role answer this error (security.WithCredentialError).
 	credentialErr error
 	verdict       defense.Verdict // threat scoring's verdict, for the trap handler
 
@@ -79,6 +79,9 @@ func (s *Server) requestContext(c *fiber.Ctx) context.Context {
 	}
 	if r.identity.Authenticated() {
 		ctx = security.NewContext(ctx, r.identity)
+	}
+	if r.credentialErr != nil {
+		ctx = security.WithCredentialError(ctx, r.credentialErr)
 	}
 	r.ctx, r.cancel = ctx, cancel
 	return ctx

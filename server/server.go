@@ -189,7 +189,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 func (s *Server) routes() error {
 	a := s.app
 	a.Use(s.requestID, s.trace, s.recoverPanic, s.observe, s.shed, s.commonHeaders, s.securityHeaders, s.corsMiddleware(),
-		s.blockList, s.authenticate, s.limitRequests, s.threatScore, s.refuseBadCredentials)
+		s.blockList, s.authenticate, s.limitRequests, s.threatScore)
 
 	a.Get("/health", s.health)
 	a.Get("/api/health", s.health)
