@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/neko-defense/neko/resilience"
@@ -52,7 +53,43 @@ func guarded(ctx context.Context, kind OpKind, fn func(ctx context.Context) erro
 }
 
 // isAnswer reports whether err is a reply of a healthy database to this
-// particular request.
+// particular request: no document, a duplicate key, a document the store
+// could not decode, or a command the server refused for what it asked (a bad
+// pattern, an impossible skip). Counting those as failures would let one bad
+// document, or a few requests crafted to be refused, open the breaker for
+// every caller. A server error that says the server is unwell (stepping down,
+// shutting down, overloaded, out of time, unreachable) is a failure.
 func isAnswer(err error) bool {
-	return err != nil && (errors.Is(err, mongo.ErrNoDocuments) || mongo.IsDuplicateKeyError(err))
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, mongo.ErrNoDocuments) || mongo.IsDuplicateKeyError(err) {
+		return true
+	}
+	var de *bson.DecodeError
+	var vde bson.ValueDecoderError
+	if errors.As(err, &de) || errors.As(err, &vde) {
+		return true
+	}
+	var se mongo.ServerError
+	if !errors.As(err, &se) || mongo.IsTimeout(err) || mongo.IsNetworkError(err) {
+		return false
+	}
+	for _, label := range []string{"RetryableWriteError", "TransientTransactionError", "SystemOverloadedError", "RetryableError"} {
+		if se.HasErrorLabel(label) {
+			return false
+		}
+	}
+	for _, code := range unwellCodes {
+		if se.HasErrorCode(code) {
+			return false
+		}
+	}
+	return true
 }
+
+// unwellCodes are the server error codes of a server that cannot serve right
+// now, whatever was asked: host and network errors, time limits, shutdown and
+// replica-set state changes (the driver's own list of retryable and
+// state-change errors).
+var unwellCodes = []int{6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 462, 134}

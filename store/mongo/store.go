@@ -171,8 +171,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
 		SetRetryWrites(!cfg.DisableRetries).
 		SetReadPreference(rp).
 		// Free-form sub-documents (metadata, request_headers, ...) decode to
-		// map[string]any rather than bson.D, so they serialize as JSON objects.
-		SetBSONOptions(&options.BSONOptions{DefaultDocumentMap: true})
+		// map[string]any rather than bson.D, so they serialize as JSON objects;
+		// an object id stored where a string belongs reads as its hex text.
+		SetBSONOptions(&options.BSONOptions{DefaultDocumentMap: true, ObjectIDAsHexString: true}).
+		SetRegistry(lenientRegistry(logger))
 	if !cfg.DisableMajorityWrites {
 		opts.SetWriteConcern(writeconcern.Majority())
 	}

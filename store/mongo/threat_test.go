@@ -281,3 +281,48 @@ func TestUnreadableThreatLevelIsLogged(t *testing.T) {
 		t.Errorf("threat_level %v, log %q; want nil and a warning naming %s", deref(a.ThreatLevel), buf.String(), bogus)
 	}
 }
+
+// TestMistypedFieldsReadAsEmpty stores documents whose fields hold values of a type their Go field
+// cannot (hand edits and old scripts left such documents in the original's collections): each
+// such field reads as empty, and the rest of the document and of the list is read.
+func TestMistypedFieldsReadAsEmpty(t *testing.T) {
+	ctx := testContext(t)
+	db := env.store.Database()
+	actor := bson.D{
+		{Key: "actor_id", Value: "TA-MISTYPED"}, {Key: "name", Value: "Mistyped Actor"}, {Key: "category", Value: "ransomware"},
+		{Key: "iocs", Value: "1.2.3.4"}, {Key: "state_actor", Value: "yes"}, {Key: "metadata", Value: "plain string"},
+		{Key: "techniques", Value: bson.A{"phishing", 7, "wiper"}}, {Key: "description", Value: 12.5},
+		{Key: "threat_level", Value: 90},
+	}
+	agent := bson.D{
+		{Key: "agent_id", Value: "dina-mistyped"}, {Key: "full_name", Value: "Mistyped Agent"}, {Key: "rank", Value: "Major"},
+		{Key: "category", Value: "other"}, {Key: "service_period_start", Value: "1974"},
+	}
+	if _, err := db.Collection(store.CollThreatActors).InsertOne(ctx, actor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Collection(store.CollArmyList).InsertOne(ctx, agent); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.Collection(store.CollThreatActors).DeleteOne(context.Background(), bson.D{{Key: "actor_id", Value: "TA-MISTYPED"}})
+		_, _ = db.Collection(store.CollArmyList).DeleteOne(context.Background(), bson.D{{Key: "agent_id", Value: "dina-mistyped"}})
+	})
+
+	got, err := env.store.ThreatActor(ctx, "TA-MISTYPED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Mistyped Actor" || len(got.IOCs) != 0 || got.StateActor != nil || len(got.Metadata) != 0 || got.Description != "" ||
+		!slices.Equal(got.Techniques, []string{"phishing", "", "wiper"}) || deref(got.ThreatLevel) != 90 {
+		t.Errorf("mistyped actor read as %+v", got)
+	}
+	all, err := env.store.ThreatActors(ctx, store.CategoryAll, 1000)
+	if err != nil || !slices.ContainsFunc(all, func(a store.ThreatActor) bool { return a.ActorID == "TA-MISTYPED" }) || len(all) < 2 {
+		t.Errorf("list with a mistyped actor: %d actors, err %v", len(all), err)
+	}
+	a, err := env.store.DINAAgent(ctx, "dina-mistyped")
+	if err != nil || a.FullName != "Mistyped Agent" || a.ServicePeriodStart != nil {
+		t.Errorf("mistyped agent: %+v, err %v", a, err)
+	}
+}
