@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -37,6 +38,7 @@ type restRoute struct {
 	tags   []string
 	params []string // the query parameters body reads; the others neither reach it nor key the cache
 	body   func(ctx context.Context, q url.Values) (any, error)
+	canon  func(q url.Values) // rewrites params in canonical form before they key the cache, or nil
 }
 
 // warmParams lists the parameter sets of a route the warmer keeps cached: every route's
@@ -59,47 +61,48 @@ func (s *Server) restRoutes(api fiber.Router) {
 	r := s.deps.REST
 	routes := []restRoute{
 		{"/stats", 30 * time.Second, []string{"ThreatActorType", "HuntConversationType", "HoneypotTriggerType"}, nil,
-			func(ctx context.Context, _ url.Values) (any, error) { return r.Stats(ctx) }},
+			func(ctx context.Context, _ url.Values) (any, error) { return r.Stats(ctx) }, nil},
 		{"/threat-counts", 30 * time.Second, []string{"ThreatActorType"}, nil,
-			func(ctx context.Context, _ url.Values) (any, error) { return r.ThreatCounts(ctx) }},
+			func(ctx context.Context, _ url.Values) (any, error) { return r.ThreatCounts(ctx) }, nil},
 		{"/threat-actors", 30 * time.Second, []string{"ThreatActorType"}, []string{"category"}, func(ctx context.Context, q url.Values) (any, error) {
 			cat := cmp.Or(q.Get("category"), "all")
 			if len(cat) > maxCategoryLen {
 				return nil, badRequest("category is too long")
 			}
 			return r.ThreatActors(ctx, cat)
-		}},
+		}, nil},
 		// The TV monitor polls every 5 s; a 10 s max-age with refresh-ahead keeps it on fresh hits
 		// while the database sees the (costly) statistics at most every 5 s.
 		{"/mongodb-stats", 10 * time.Second, nil, nil,
-			func(ctx context.Context, _ url.Values) (any, error) { return r.MongoDBStats(ctx) }},
+			func(ctx context.Context, _ url.Values) (any, error) { return r.MongoDBStats(ctx) }, nil},
 		{"/ascii-art", 300 * time.Second, nil, nil,
-			func(ctx context.Context, _ url.Values) (any, error) { return r.AsciiArt(ctx) }},
+			func(ctx context.Context, _ url.Values) (any, error) { return r.AsciiArt(ctx) }, nil},
 		{"/dina/stats", 60 * time.Second, []string{"DinaPerpType"}, nil,
-			func(ctx context.Context, _ url.Values) (any, error) { return r.DinaStats(ctx) }},
+			func(ctx context.Context, _ url.Values) (any, error) { return r.DinaStats(ctx) }, nil},
 		{"/dina/perpetrators", 60 * time.Second, []string{"DinaPerpType"}, nil,
-			func(ctx context.Context, _ url.Values) (any, error) { return r.DinaPerpetrators(ctx) }},
+			func(ctx context.Context, _ url.Values) (any, error) { return r.DinaPerpetrators(ctx) }, nil},
 		{"/dina/all-agents", 60 * time.Second, []string{"DinaPerpType"}, []string{"page", "limit", "filter"}, func(ctx context.Context, q url.Values) (any, error) {
-			page, err := positiveQueryInt(q, "page", 1)
-			if err != nil {
-				return nil, err
-			}
-			limit, err := positiveQueryInt(q, "limit", 50)
-			if err != nil {
-				return nil, err
-			}
+			page, _ := strconv.Atoi(q.Get("page")) // canonical (canonPaging): a number in range
+			limit, _ := strconv.Atoi(q.Get("limit"))
 			filter := q.Get("filter")
 			if len(filter) > maxCategoryLen {
 				return nil, badRequest("filter is too long")
 			}
 			return r.DinaAllAgents(ctx, page, limit, filter)
-		}},
+		}, canonPaging},
 	}
 	for _, rt := range routes {
 		api.Get(rt.path, s.rest(rt)) // and HEAD
 		api.All(rt.path, s.methodNotAllowed("GET, HEAD"))
 	}
 	s.restTable = routes
+}
+
+// canonical rewrites q, the parameters of a request to rt, in the form that keys the cache.
+func (rt restRoute) canonical(q url.Values) {
+	if rt.canon != nil {
+		rt.canon(q)
+	}
 }
 
 // restKey is the route's path with its query parameters sorted (url.Values.Encode sorts), so
@@ -143,6 +146,7 @@ func (s *Server) rest(rt restRoute) fiber.Handler {
 				q.Set(name, string(v))
 			}
 		}
+		rt.canonical(q)
 		fill := s.restFill(rt, q)
 		var (
 			entry  cache.Entry
@@ -170,15 +174,46 @@ func (s *Server) rest(rt restRoute) fiber.Handler {
 	}
 }
 
-// positiveQueryInt parses an optional positive integer URL parameter.
-func positiveQueryInt(q url.Values, name string, def int) (int, error) {
-	v := q.Get(name)
-	if v == "" {
-		return def, nil
+// Paging of /api/dina/all-agents: the original's defaults, and bounds of ours (the store caps a
+// page at 100 agents; no collection has 10 million).
+const (
+	defaultPage  = 1
+	defaultLimit = 50
+	maxPage      = 100_000
+	maxLimit     = 100
+)
+
+// canonPaging rewrites the page and limit parameters of q as the original read them,
+// parseInt(value, 10) || default: the leading integer of the text, and the default when there is
+// none or it is 0 (so ?page=0, ?page=abc and ?limit=5.5 answer as the original did, not with an
+// error). Negative values, which the original passed on to an impossible skip, also take the
+// default, and large ones are capped. The canonical values key the cache: ?page=abc and ?page=1
+// are one entry.
+func canonPaging(q url.Values) {
+	for name, p := range map[string]struct{ def, max int }{"page": {defaultPage, maxPage}, "limit": {defaultLimit, maxLimit}} {
+		n := parseIntPrefix(q.Get(name))
+		if n < 1 {
+			n = p.def
+		}
+		q.Set(name, strconv.Itoa(min(n, p.max)))
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, badRequest(name + " must be a positive integer")
+}
+
+// parseIntPrefix is JavaScript's parseInt(s, 10) for the values paging needs: optional leading
+// spaces and sign, then the longest run of digits; 0 when there are none, and saturated rather
+// than overflowing.
+func parseIntPrefix(s string) int {
+	s = strings.TrimLeft(s, " \t\n\r")
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg, s = s[0] == '-', s[1:]
 	}
-	return n, nil
+	n := 0
+	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = min(n*10+int(s[i]-'0'), 1<<31)
+	}
+	if neg {
+		return -n
+	}
+	return n
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -161,6 +162,8 @@ func (w *warmer) rest(ctx context.Context, rt restRoute, q url.Values) error {
 	ctx, cancel := context.WithTimeout(ctx, w.s.cfg.RequestTimeout)
 	defer cancel()
 	p := cache.Policy{MaxAge: rt.maxAge / 2, StaleWhileRevalidate: w.s.cfg.StaleWhileRevalidate, StaleIfError: w.s.cfg.StaleIfError}
+	q = maps.Clone(q)
+	rt.canonical(q)
 	_, _, err := w.s.deps.Cache.Do(ctx, restKey("/api"+rt.path, q), p, w.s.restFill(rt, q))
 	return err
 }

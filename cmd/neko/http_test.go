@@ -431,8 +431,15 @@ func TestRESTEndpointsFromDatabase(t *testing.T) {
 		len(all.Data) != min(25, max(0, convicted-25)) {
 		t.Errorf("/api/dina/all-agents = %v (%d items), want total %d", all.Pagination, len(all.Data), convicted)
 	}
-	if res := get(t, "/api/dina/all-agents?page=zero"); res.Status != 400 || res.code() != "BAD_USER_INPUT" {
-		t.Errorf("bad page: %d %s", res.Status, res.RawBody)
+	// Paging parameters read as the original's parseInt(x, 10) || default, bounded.
+	for query, want := range map[string][2]float64{
+		"page=zero": {1, 50}, "page=0&limit=0": {1, 50}, "page=-1&limit=-5": {1, 50}, "page=2abc&limit=5.5": {2, 5},
+		"page=9223372036854775807&limit=100000": {100000, 100},
+	} {
+		read("/api/dina/all-agents?"+query, &all)
+		if all.Pagination["current_page"] != want[0] || all.Pagination["page_size"] != want[1] {
+			t.Errorf("/api/dina/all-agents?%s: pagination %v, want page %v of %v", query, all.Pagination, want[0], want[1])
+		}
 	}
 }
 
