@@ -41,6 +41,8 @@ func (d *Defense) validate() error {
 // lets an operator find the request in the logs without telling the client why.
 const blockedMessage = "Request blocked by security policy"
 
+var defenseActive, defenseBlocked = []byte("ACTIVE"), []byte("BLOCKED")
+
 // blockedError is the 403 FORBIDDEN answer to a blocked address or request.
 func blockedError(now time.Time) *httpError {
 	return &httpError{status: fiber.StatusForbidden, code: codeForbidden, message: blockedMessage,
@@ -58,6 +60,7 @@ func (s *Server) blockList(c *fiber.Ctx) error {
 	if _, reason, blocked := d.BlockList.Blocked(ip); blocked {
 		s.deps.Metrics.ThreatBlocked.Inc()
 		err := blockedError(time.Now())
+		c.Response().Header.SetBytesKV(headerDefense, defenseBlocked)
 		// A blocked client may keep sending as fast as it can (a wrk run made 300,000 lines in
 		// 28 s): the count is in neko_threat_blocked_total, the log gets a sample.
 		s.blockedLog.Do(func() {
@@ -108,6 +111,7 @@ func (s *Server) threatScore(c *fiber.Ctx) error {
 	if v.Score > 0 {
 		var buf [20]byte
 		c.Response().Header.AddBytesKV(headerThreatScore, strconv.AppendInt(buf[:0], int64(v.Score), 10))
+		c.Response().Header.SetBytesKV(headerDefense, defenseActive)
 	}
 	defer func() { d.Scorer.Observe(ip, time.Since(start)) }()
 	if _, trap := s.trapPath(c.Path()); trap {
@@ -122,6 +126,8 @@ func (s *Server) threatScore(c *fiber.Ctx) error {
 			"user_agent": strings.Clone(info.UserAgent), "request_id": state(c).id,
 		})
 		err := blockedError(start)
+		err.extensions["threatScore"] = v.Score
+		c.Response().Header.SetBytesKV(headerDefense, defenseBlocked)
 		s.deps.Logger.Warn("request blocked by threat scoring", "ip", ip, "score", v.Raw, "reasons", v.Reasons,
 			"incident_id", in.IncidentID, "security_id", err.extensions["securityId"])
 		return err

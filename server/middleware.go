@@ -17,9 +17,12 @@ import (
 
 // Response headers set in exactly one place, with addHeader.
 var (
-	headerRequestID    = []byte(fiber.HeaderXRequestID)
-	headerRegion       = []byte("X-Neko-Region")
-	headerThreatScore  = []byte("X-Neko-Threat-Score")
+	headerRequestID   = []byte(fiber.HeaderXRequestID)
+	headerRegion      = []byte("X-Neko-Region")
+	headerThreatScore = []byte("X-Neko-Threat-Score")
+	// headerDefense is the original's X-Neko-Defense: ACTIVE on a request that scored, BLOCKED on
+	// one refused by scoring or the block list.
+	headerDefense      = []byte("X-Neko-Defense")
 	headerXCache       = []byte("X-Cache")
 	headerCacheControl = []byte(fiber.HeaderCacheControl)
 	headerETag         = []byte(fiber.HeaderETag)
@@ -177,7 +180,31 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store") // an error is about this request, never to be reused
 	c.Set("X-Cache", "BYPASS")
+	if strings.HasPrefix(c.Path(), "/api/") {
+		return c.Send(appendRESTErrorBody(nil, msg, code, extensionsOf(err), state(c).start))
+	}
 	return c.Send(appendErrorBody(nil, msg, code, extensionsOf(err)))
+}
+
+// isoMillis is JavaScript's Date.toISOString: UTC with milliseconds, the original's timestamps.
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+// appendRESTErrorBody appends the error body of a REST compatibility endpoint: the original's
+// {"success":false,"error":msg,"message":msg,"timestamp":...} (its dashboard and TV pages branch
+// on success) plus the error's extra extensions, with the errors array of appendErrorBody beside it, so that errors[0].extensions
+// carries the code (and a refusal's securityId) as on /graphql.
+func appendRESTErrorBody(b []byte, msg, code string, ext map[string]any, now time.Time) []byte {
+	b = append(b, `{"success":false,"error":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"timestamp":"`...)
+	b = now.UTC().AppendFormat(b, isoMillis)
+	b = append(b, '"')
+	b = appendExtensions(b, ext) // a refusal's securityId and threatScore, where the original had them
+	b = append(b, ',')
+	b = appendErrorsMember(b, msg, code, ext)
+	return append(b, '}')
 }
 
 // extensionsOf returns the extra extensions members of an *httpError, nil for other errors.
@@ -190,10 +217,17 @@ func extensionsOf(err error) map[string]any {
 
 // appendErrorBody appends {"errors":[{"message":msg,"extensions":{"code":code,...ext}}]}.
 func appendErrorBody(b []byte, msg, code string, ext map[string]any) []byte {
-	b = append(b, `{"errors":[{"message":`...)
+	b = append(b, '{')
+	b = appendErrorsMember(b, msg, code, ext)
+	return append(b, '}')
+}
+
+// appendErrorsMember appends "errors":[{"message":msg,"extensions":{"code":code,...ext}}].
+func appendErrorsMember(b []byte, msg, code string, ext map[string]any) []byte {
+	b = append(b, `"errors":[{"message":`...)
 	b = appendJSONString(b, msg)
 	b = append(b, `,"extensions":{"code":`...)
 	b = appendJSONString(b, code)
 	b = appendExtensions(b, ext)
-	return append(b, `}}]}`...)
+	return append(b, `}}]`...)
 }

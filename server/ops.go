@@ -15,8 +15,8 @@ func (s *Server) health(c *fiber.Ctx) error {
 		"success":   true,
 		"status":    "NEKO DEFENSE API operational, nyaa~! ⚡🐾",
 		"region":    s.cfg.Region,
-		"timestamp": time.Now().UTC().Format(time.RFC3339Nano),
-	})
+		"timestamp": time.Now().UTC().Format(isoMillis),
+	}, fiber.MIMEApplicationJSONCharsetUTF8)
 }
 
 // ready answers readiness: 503 until the dependencies answer, so a load balancer only routes to

@@ -431,6 +431,17 @@ func TestRESTEndpointsFromDatabase(t *testing.T) {
 		len(all.Data) != min(25, max(0, convicted-25)) {
 		t.Errorf("/api/dina/all-agents = %v (%d items), want total %d", all.Pagination, len(all.Data), convicted)
 	}
+	// REST errors keep the original's {success:false, error} beside the errors array.
+	res := get(t, "/api/threat-actors?category="+strings.Repeat("x", 100))
+	var failed struct {
+		Success   *bool  `json:"success"`
+		Error     string `json:"error"`
+		Timestamp string `json:"timestamp"`
+	}
+	if err := json.Unmarshal(res.RawBody, &failed); err != nil || res.Status != 400 || res.code() != "BAD_USER_INPUT" ||
+		failed.Success == nil || *failed.Success || failed.Error == "" || len(failed.Timestamp) != len("2006-01-02T15:04:05.000Z") {
+		t.Errorf("REST error: %d %s", res.Status, res.RawBody)
+	}
 	// Paging parameters read as the original's parseInt(x, 10) || default, bounded.
 	for query, want := range map[string][2]float64{
 		"page=zero": {1, 50}, "page=0&limit=0": {1, 50}, "page=-1&limit=-5": {1, 50}, "page=2abc&limit=5.5": {2, 5},

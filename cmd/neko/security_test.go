@@ -77,6 +77,18 @@ func TestScannerIsBlockedThenRefusedByBlockList(t *testing.T) {
 	if err != nil || score < 70 {
 		t.Fatalf("X-Neko-Threat-Score = %q, want >= 70", res.Header.Get("X-Neko-Threat-Score"))
 	}
+	// A REST refusal has the original's body and headers besides the errors array.
+	var body struct {
+		Success    *bool  `json:"success"`
+		Message    string `json:"message"`
+		SecurityID string `json:"securityId"`
+		Score      int    `json:"threatScore"`
+	}
+	if err := json.Unmarshal(res.RawBody, &body); err != nil || body.Success == nil || *body.Success ||
+		body.Message != "Request blocked by security policy" || !strings.HasPrefix(body.SecurityID, "NEKO-") ||
+		body.Score < 70 || res.Header.Get("X-Neko-Defense") != "BLOCKED" {
+		t.Fatalf("REST refusal: %v %s", res.Header, res.RawBody)
+	}
 	// The next request, however innocent, is refused by the block list before scoring.
 	res = get(t, "/api/stats", from(ip, browser...)...)
 	assertBlockedBody(t, res)
