@@ -71,25 +71,35 @@ func (c *Compat) ThreatCounts(ctx context.Context) (any, error) {
 // restActorLimit bounds /api/threat-actors; the original returned the whole collection.
 const restActorLimit = 1000
 
-// ThreatActors is /api/threat-actors?category=: actors of the category (the original ignored
-// the parameter; the dashboard sends it and expects the filter).
+// ThreatActors is /api/threat-actors?category=: the stored documents of the category's actors,
+// every field included, as the original returned them (it ignored the parameter; the dashboard
+// sends it and expects the filter). Dates are ISO strings with milliseconds, as Express wrote them.
 func (c *Compat) ThreatActors(ctx context.Context, category string) (any, error) {
-	as, err := c.store.ThreatActors(ctx, category, restActorLimit)
+	docs, err := c.store.ThreatActorDocuments(ctx, category, restActorLimit)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]map[string]any, len(as))
-	for i := range as {
-		a := &as[i]
-		out[i] = map[string]any{
-			"_id": a.ID.Hex(), "actor_id": a.ActorID, "name": a.Name, "description": a.Description,
-			"type": a.Type, "category": a.Category, "actor_classification": a.ActorClassification,
-			"network": a.Network, "target_type": a.TargetType, "threat_level": a.ThreatLevel, "rank": a.Rank,
-			"state_actor": a.StateActor, "state_sponsored": a.StateSponsored, "techniques": a.Techniques,
-			"iocs": a.IOCs, "metadata": a.Metadata,
-		}
+	for _, d := range docs {
+		isoDates(d)
 	}
-	return c.okCount(out, len(out)), nil
+	return c.okCount(docs, len(docs)), nil
+}
+
+// isoDates replaces, in place, every time.Time in a decoded document by its ISO text.
+func isoDates(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = isoDates(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = isoDates(e)
+		}
+	case time.Time:
+		return isoString(x)
+	}
+	return v
 }
 
 // AsciiArt is /api/ascii-art.

@@ -42,6 +42,7 @@ type Store interface {
 
 	ThreatCounts(ctx context.Context) (store.ThreatCounts, error)
 	ThreatActors(ctx context.Context, category string, limit int) ([]store.ThreatActor, error)
+	ThreatActorDocuments(ctx context.Context, category string, limit int) ([]map[string]any, error)
 	ThreatActor(ctx context.Context, actorID string) (store.ThreatActor, error)
 
 	HoneypotTriggers(ctx context.Context, trapName string, limit int) ([]store.HoneypotTrigger, error)

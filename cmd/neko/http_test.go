@@ -366,6 +366,30 @@ func TestRESTEndpointsFromDatabase(t *testing.T) {
 		t.Errorf("/api/threat-actors?category=ransomware: %d actors, want %d", len(actors), want)
 	}
 
+	// The stored documents as they are: a legacy threat_level stays the string it was, dates are
+	// ISO strings with milliseconds, _id is hex.
+	read("/api/threat-actors", &e)
+	json.Unmarshal(e.Data, &actors)
+	for _, a := range actors {
+		raw, legacy := dataset.ActorOverrides[a["actor_id"].(string)]
+		if !legacy {
+			continue
+		}
+		var level any
+		for _, f := range raw {
+			if f.Key == "threat_level" {
+				level = f.Value
+			}
+		}
+		if level == nil {
+			continue // only its rank was overridden
+		}
+		firstSeen, _ := a["metadata"].(map[string]any)["first_seen"].(string)
+		if a["threat_level"] != level || len(firstSeen) != len("2006-01-02T15:04:05.000Z") || len(a["_id"].(string)) != 24 {
+			t.Errorf("/api/threat-actors: %v has threat_level %v first_seen %q _id %v, want the stored %v", a["actor_id"], a["threat_level"], firstSeen, a["_id"], level)
+		}
+	}
+
 	var stats struct {
 		Data map[string]any `json:"data"`
 	}

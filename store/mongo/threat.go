@@ -189,6 +189,25 @@ func (s *Store) ThreatActors(ctx context.Context, category string, limit int) ([
 	return s.threatActors(docs), nil
 }
 
+// ThreatActorDocuments returns the actors of category as stored, every field included (the
+// Mongoose timestamps, __v, fields no schema names), in ThreatActors' order: the REST endpoint
+// /api/threat-actors returned the raw documents, and the dashboard reads fields the GraphQL type
+// lacks (aliases, origin, status, ...). Sub-documents are plain maps, dates time.Time and object
+// ids their hex text.
+func (s *Store) ThreatActorDocuments(ctx context.Context, category string, limit int) ([]map[string]any, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	docs, err := findAll[map[string]any](ctx, s.coll(collThreatActors), categoryFilter(category),
+		options.Find().SetSort(threatActorSort()).SetLimit(int64(clamp(limit, maxListLimit))))
+	if err != nil {
+		return nil, fmt.Errorf("find threat actor documents: %w", err)
+	}
+	for i := range docs {
+		docs[i] = normalizeMap(docs[i])
+	}
+	return docs, nil
+}
+
 // ThreatActor returns the actor with actorID, or store.ErrNotFound.
 func (s *Store) ThreatActor(ctx context.Context, actorID string) (store.ThreatActor, error) {
 	ctx, cancel := s.op(ctx)
