@@ -151,6 +151,9 @@ func (a *App) openStore(ctx context.Context) error {
 		Monitor: chainMonitors(mongo.OperationCounter(a.metrics.CountStoreOperation), storeSpans(a.tracing)),
 	}, a.logger)
 	if err != nil {
+		if a.cfg.MongoURI != "" {
+			return scrubbedError{fmt.Errorf("connect to database (MONGODB_URI): %w", err), a.cfg.MongoURI}
+		}
 		return fmt.Errorf("connect to database: %w", err)
 	}
 	a.store = st
@@ -168,7 +171,7 @@ func (a *App) openRedis(ctx context.Context) error {
 	}
 	opts, err := redis.ParseURL(a.cfg.RedisURL)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return fmt.Errorf("REDIS_URL: %s", scrub(err, a.cfg.RedisURL)) // loadConfig checked it already
 	}
 	opts.DialTimeout = time.Second
 	opts.ReadTimeout = 500 * time.Millisecond
