@@ -24,7 +24,10 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/neko /neko
 # Writable directory for the embedded database. Production sets MONGODB_URI and never uses it;
-# it exists so that `docker run` without one still starts (data is lost with the container).
+# it exists so that `docker run` without MONGODB_URI can start on the embedded database (data is
+# lost with the container). The image sets NEKO_ENV=production, which still requires JWT_SECRET
+# and ADMIN_PASSWORD: `docker run -e JWT_SECRET=... -e ADMIN_PASSWORD=...`, or
+# `-e NEKO_ENV=development` to try it locally with the development defaults.
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 ENV PORT=8080 \

@@ -128,7 +128,7 @@ func (s *Server) threatScore(c *fiber.Ctx) error {
 		err := blockedError(start)
 		err.extensions["threatScore"] = v.Score
 		c.Response().Header.SetBytesKV(headerDefense, defenseBlocked)
-		s.deps.Logger.Warn("request blocked by threat scoring", "ip", ip, "score", v.Raw, "reasons", v.Reasons,
+		s.deps.Logger.Warn("request blocked by threat scoring", "request_id", state(c).id, "ip", ip, "score", v.Raw, "reasons", v.Reasons,
 			"incident_id", in.IncidentID, "security_id", err.extensions["securityId"])
 		return err
 	case defense.ActionChallenge:
@@ -283,7 +283,7 @@ func (s *Server) limitRequests(c *fiber.Ctx) error {
 			"rejections": hammerRejections, "window": hammerWindow.String(), "path": strings.Clone(c.Path()),
 			"identity": state(c).identity.Username,
 		})
-		s.deps.Logger.Warn("rate limit violation", "ip", ip, "incident_id", in.IncidentID, "playbook", in.Playbook)
+		s.deps.Logger.Warn("rate limit violation", "request_id", state(c).id, "ip", ip, "incident_id", in.IncidentID, "playbook", in.Playbook)
 	}
 	return err
 }

@@ -104,7 +104,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	if err != nil {
 		// Let the error handler write the response now so that the status we record is final.
 		if herr := s.handleError(c, err); herr != nil {
-			s.deps.Logger.Error("write error response", "err", herr)
+			s.deps.Logger.Error("write error response", "request_id", state(c).id, "err", herr)
 		}
 		err = nil
 	}

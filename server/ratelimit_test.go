@@ -77,7 +77,7 @@ func TestRetryAfterFollowsTheBreaker(t *testing.T) {
 	if got := retryAfterOf([]*graphql.Error{{Message: "other"}, fieldErr}); got < 29*time.Second || got > 30*time.Second {
 		t.Fatalf("retryAfterOf = %v, want ~30s", got)
 	}
-	if r := s.failure(fmt.Errorf("fill: %w", refused)); r.status != 503 || r.retryAfter < 29*time.Second {
+	if r := s.failure(context.Background(), fmt.Errorf("fill: %w", refused)); r.status != 503 || r.retryAfter < 29*time.Second {
 		t.Fatalf("a failed cache fill: status %d, retry after %v; want 503 and ~30s", r.status, r.retryAfter)
 	}
 }

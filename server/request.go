@@ -83,8 +83,21 @@ func (s *Server) requestContext(c *fiber.Ctx) context.Context {
 	if r.credentialErr != nil {
 		ctx = security.WithCredentialError(ctx, r.credentialErr)
 	}
+	if r.id != "" {
+		ctx = context.WithValue(ctx, requestIDKey{}, r.id) // for the logs of code that holds only ctx
+	}
 	r.ctx, r.cancel = ctx, cancel
 	return ctx
+}
+
+// requestIDKey is the context key of the request's X-Request-Id.
+type requestIDKey struct{}
+
+// requestIDFrom is the X-Request-Id of the request ctx belongs to, "" for work no request asked
+// for (the cache warmer).
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }
 
 // done releases the request's context, if one was built.

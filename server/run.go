@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -197,7 +198,7 @@ func (s *Server) mutate(ctx context.Context, op *graphql.Operation, pol resolver
 		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		if err := s.deps.Cache.Invalidate(ictx, pol.Invalidates...); err != nil {
-			s.deps.Logger.Warn("cache invalidation failed", "tags", pol.Invalidates, "err", err)
+			s.deps.Logger.WarnContext(ctx, "cache invalidation failed", "request_id", requestIDFrom(ctx), "tags", pol.Invalidates, "err", err)
 		}
 	}
 	return res
@@ -242,7 +243,7 @@ func (s *Server) cached(ctx context.Context, op *graphql.Operation, pol resolver
 	case isUncacheable:
 		return result{status: u.status, body: u.body, xCache: cache.Miss.String(), cacheControl: "no-store", retryAfter: u.retryAfter}
 	case err != nil:
-		return s.failure(err)
+		return s.failure(ctx, err)
 	}
 	private := pol.Private || pol.Requires > security.RoleAnonymous
 	return result{
@@ -313,11 +314,22 @@ func (s *Server) refusal(err error) result {
 	return result{err: err, body: appendErrorBody(nil, msg, code, extensionsOf(err))}
 }
 
-// failure renders an error that prevented any answer (deadline, cache fill failure).
-func (s *Server) failure(err error) result {
+// failure renders an error that prevented any answer (deadline, cache fill failure), and logs
+// it with the request's id. A cancellation of ctx itself is not a failure worth an ERROR: no
+// client's request context is ever cancelled before its answer is written, so that is the cache
+// warmer stopping at shutdown (debug only).
+func (s *Server) failure(ctx context.Context, err error) result {
 	status, code, msg := describe(err, s.cfg.Production)
 	if status >= 500 {
-		s.deps.Logger.Error("graphql request failed", "err", err)
+		level, text := slog.LevelError, "graphql request failed"
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			level, text = slog.LevelDebug, "graphql request cancelled"
+		}
+		attrs := []any{"err", err}
+		if id := requestIDFrom(ctx); id != "" {
+			attrs = append(attrs, "request_id", id)
+		}
+		s.deps.Logger.Log(ctx, level, text, attrs...)
 	}
 	var h retryHint
 	var retry time.Duration

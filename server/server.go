@@ -116,6 +116,7 @@ type Server struct {
 	metricCache sync.Map       // routeKey -> routeMetric
 	restTable   []restRoute    // the REST routes, for the warmer
 	warm        *warmer        // nil until StartWarming
+	conns       conns          // the open connections (conns.go)
 	blockedLog  rate.Sometimes // samples the log line of a refused blocked address
 	// generation is the response cache's invalidation generation, which moves with every
 	// invalidation here or on another instance; nil without a cache.
@@ -180,6 +181,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		IdleTimeout:           cfg.IdleTimeout,
 		ErrorHandler:          s.handleError,
 	})
+	s.app.Server().ConnState = s.conns.track
 	if err := s.routes(); err != nil {
 		return nil, err
 	}
@@ -213,9 +215,3 @@ func (s *Server) routes() error {
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
-
-// Shutdown stops accepting connections and waits for in-flight requests until ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.warm.close()
-	return s.app.ShutdownWithContext(ctx)
-}

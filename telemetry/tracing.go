@@ -166,19 +166,27 @@ func exportURL(endpoint string, insecure bool) (*url.URL, error) {
 		}
 		endpoint = scheme + "://" + endpoint
 	}
+	// The messages never echo the endpoint: it may carry credentials.
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("tracing: endpoint %q: %w", endpoint, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error quotes the whole URL
+		}
+		return nil, fmt.Errorf("tracing: endpoint is not a URL: %w", err)
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("tracing: endpoint %q: scheme must be http or https", endpoint)
+		return nil, errors.New("tracing: endpoint scheme must be http or https")
 	case u.Host == "":
-		return nil, fmt.Errorf("tracing: endpoint %q has no host", endpoint)
+		return nil, errors.New("tracing: endpoint has no host")
+	case u.User != nil:
+		// The exporter sends no userinfo: credentials here would be silently dropped.
+		return nil, errors.New("tracing: endpoint must not carry credentials (user:password@); send them in OTEL_EXPORTER_OTLP_HEADERS")
 	case u.Scheme == "https" && insecure:
-		return nil, fmt.Errorf("tracing: endpoint %q is https but Insecure is set", endpoint)
+		return nil, errors.New("tracing: endpoint is https but Insecure is set")
 	case u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("tracing: endpoint %q must not carry a query or fragment", endpoint)
+		return nil, errors.New("tracing: endpoint must not carry a query or fragment")
 	}
 	if !strings.HasSuffix(u.Path, tracesPath) {
 		u.Path = strings.TrimSuffix(u.Path, "/") + tracesPath
@@ -254,6 +262,13 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// ValidateEndpoint reports whether endpoint is usable as TracingConfig.Endpoint (with Insecure
+// unset), without echoing it: it may carry credentials.
+func ValidateEndpoint(endpoint string) error {
+	_, err := exportURL(endpoint, false)
+	return err
+}
+
 // ParseOTLPHeaders parses the OTEL_EXPORTER_OTLP_HEADERS format: comma-separated key=value
 // pairs whose values are URL-encoded ("x-honeycomb-team=abc,x-tenant=a%20b"). Empty input gives
 // a nil map.
@@ -262,15 +277,19 @@ func ParseOTLPHeaders(s string) (map[string]string, error) {
 		return nil, nil
 	}
 	headers := map[string]string{}
+	n := 0
 	for pair := range strings.SplitSeq(s, ",") {
+		n++
 		k, v, ok := strings.Cut(pair, "=")
 		k = strings.TrimSpace(k)
+		// The messages name the pair by position and key only: a value is a secret, and so may
+		// be a pair without "=" (an API key written "header:key").
 		if !ok || k == "" {
-			return nil, fmt.Errorf("tracing: header %q is not key=value", strings.TrimSpace(pair))
+			return nil, fmt.Errorf("tracing: header %d of %d is not key=value", n, strings.Count(s, ",")+1)
 		}
 		value, err := url.PathUnescape(strings.TrimSpace(v))
 		if err != nil {
-			return nil, fmt.Errorf("tracing: header %q: %w", k, err)
+			return nil, fmt.Errorf("tracing: header %q: value is not valid percent-encoding", k)
 		}
 		headers[k] = value
 	}

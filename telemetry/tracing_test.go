@@ -370,6 +370,39 @@ func TestParseOTLPHeaders(t *testing.T) {
 	}
 }
 
+// Header values are secrets (the backend's API key): a malformed setting is reported by the
+// pair's position or key, never by its value, even when the pair has no "=" at all.
+func TestParseOTLPHeadersErrorsHideValues(t *testing.T) {
+	for _, in := range []string{"x-honeycomb-team:secretkey123", "a=1,secretkey123", "=secretkey123", "k=secretkey123%zz"} {
+		_, err := ParseOTLPHeaders(in)
+		if err == nil {
+			t.Fatalf("%q: no error", in)
+		}
+		if strings.Contains(err.Error(), "secretkey123") || strings.Contains(err.Error(), "%zz") {
+			t.Errorf("%q: error echoes the value: %v", in, err)
+		}
+	}
+}
+
+// The endpoint may carry credentials: errors never echo it, and credentials in it (which the
+// exporter would silently drop) are refused.
+func TestValidateEndpointHidesCredentials(t *testing.T) {
+	for _, in := range []string{"https://u:secretpw@127.0.0.1:bad", "ftp://u:secretpw@host", "https://u:secretpw@host:4318", "https://u:secretpw@host/?q=1"} {
+		err := ValidateEndpoint(in)
+		if err == nil {
+			t.Fatalf("%q: no error", in)
+		}
+		if strings.Contains(err.Error(), "secretpw") {
+			t.Errorf("%q: error echoes the password: %v", in, err)
+		}
+	}
+	for _, ok := range []string{"", "https://api.honeycomb.io", "otel-collector:4318", "http://127.0.0.1:4318/otlp"} {
+		if err := ValidateEndpoint(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+}
+
 // ExampleNewTracing shows the wiring main does: build once, hand tracers out, flush at exit.
 func ExampleNewTracing() {
 	ctx := context.Background()

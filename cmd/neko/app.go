@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -151,6 +152,9 @@ func (a *App) openStore(ctx context.Context) error {
 		Monitor: chainMonitors(mongo.OperationCounter(a.metrics.CountStoreOperation), storeSpans(a.tracing)),
 	}, a.logger)
 	if err != nil {
+		if a.cfg.MongoURI != "" {
+			return scrubbedError{fmt.Errorf("connect to database (MONGODB_URI): %w", err), a.cfg.MongoURI}
+		}
 		return fmt.Errorf("connect to database: %w", err)
 	}
 	a.store = st
@@ -168,7 +172,7 @@ func (a *App) openRedis(ctx context.Context) error {
 	}
 	opts, err := redis.ParseURL(a.cfg.RedisURL)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return fmt.Errorf("REDIS_URL: %s", scrub(err, a.cfg.RedisURL)) // loadConfig checked it already
 	}
 	opts.DialTimeout = time.Second
 	opts.ReadTimeout = 500 * time.Millisecond
@@ -243,40 +247,81 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 func (a *App) Serve() error { return a.server.Serve(a.listener) }
 
 // Close shuts the HTTP server down gracefully (in-flight requests finish within
-// ShutdownTimeout), then closes the store and the embedded database.
+// NEKO_SHUTDOWN_TIMEOUT), then closes the security components, the caches, Redis, the store and
+// the embedded database within a budget of their own (closeBudget), and flushes the traces.
+//
+// Close returns nil when the drain's deadline cut off connections still in flight but everything
+// else closed cleanly, so that the process exits 0. Cutting the stragglers is what
+// NEKO_SHUTDOWN_TIMEOUT asks for: a client trickling a body, or a request outliving the budget, is
+// the client's or the request's problem, and it is logged (one WARN line with their number). The
+// exit status stays meaningful for what operators must act on: it is 1 only when something of
+// ours failed to stop, such as the audit log's last flush, the store, or the embedded database's
+// files, where data may have been lost. A non-zero exit for every shutdown under load would also
+// make Fly's restart policy and alerts take an ordinary deploy for a crash.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() { a.closeErr = a.close() })
 	return a.closeErr
 }
 
+// minCloseBudget is the least time closing gets after the HTTP drain, however long the drain
+// took: the audit log's last flush, Redis, the store and the embedded database (whose FerretDB
+// waits for its own running commands). fly.toml's kill_timeout leaves room for it.
+const minCloseBudget = 5 * time.Second
+
+// closeBudget is the time closing gets once the drain ended at now: what is left of the drain's
+// budget (until deadline), and at least minCloseBudget. A drain cut at its deadline thus leaves
+// closing its own time instead of an expired context.
+func closeBudget(deadline, now time.Time) time.Duration {
+	return max(deadline.Sub(now), minCloseBudget)
+}
+
 func (a *App) close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-	defer cancel()
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancelDrain()
 	var errs []error
 	if a.server != nil {
-		errs = append(errs, a.server.Shutdown(ctx))
+		err := a.server.Shutdown(drainCtx)
+		if cut := (*server.CutError)(nil); errors.As(err, &cut) {
+			a.logger.Warn(fmt.Sprintf("shutdown: closed %d connections still in flight after %s", cut.Closed, a.cfg.ShutdownTimeout),
+				"connections", cut.Closed, "shutdown_timeout", a.cfg.ShutdownTimeout)
+			err = nil // see Close
+		}
+		errs = append(errs, wrapClose("http server", err))
 	} else if a.listener != nil {
-		errs = append(errs, a.listener.Close())
+		errs = append(errs, wrapClose("listener", a.listener.Close()))
 	}
-	errs = append(errs, a.closeSecurity(ctx)) // after the server drained, before Redis and the store close
+	deadline, _ := drainCtx.Deadline()
+	ctx, cancel := context.WithTimeout(context.Background(), closeBudget(deadline, time.Now()))
+	defer cancel()
+	errs = append(errs, wrapClose("security", a.closeSecurity(ctx))) // after the server drained, before Redis and the store close
 	if a.limiter != nil {
-		errs = append(errs, a.limiter.Close())
+		errs = append(errs, wrapClose("rate limiter", a.limiter.Close()))
 	}
 	if a.cache != nil {
-		errs = append(errs, a.cache.Close()) // after the server has drained: no request uses it now
+		errs = append(errs, wrapClose("cache", a.cache.Close())) // after the server has drained: no request uses it now
 	}
 	if a.redis != nil {
-		errs = append(errs, a.redis.Close())
+		errs = append(errs, wrapClose("redis", a.redis.Close()))
 	}
 	if a.store != nil {
-		errs = append(errs, a.store.Close(ctx))
+		errs = append(errs, wrapClose("store", a.store.Close(ctx)))
 	}
 	if a.embedded != nil {
-		errs = append(errs, a.embedded.Close(ctx))
+		errs = append(errs, wrapClose("embedded database", a.embedded.Close(ctx)))
 	}
-	errs = append(errs, a.stopTracing()) // last: flushes the spans of the drained requests
+	errs = append(errs, wrapClose("tracing", a.stopTracing())) // last: flushes the spans of the drained requests
+	// The errors, if any, are the caller's to report (main prints them once).
 	a.logger.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// wrapClose names the component whose closing failed, on one line: errors.Join's newlines
+// (several records of one component) become "; ".
+func wrapClose(component string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("close %s: %s", component, strings.ReplaceAll(err.Error(), "\n", "; "))
 }
 
 // seedIfEmpty fills an empty embedded database with the demo data, so that `make run` on a fresh

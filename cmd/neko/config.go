@@ -6,10 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
 	"github.com/neko-defense/neko/telemetry"
 )
@@ -84,11 +89,16 @@ func parseRate(s string) (Rate, error) {
 	a, b, ok := strings.Cut(s, "/")
 	r, err1 := strconv.ParseFloat(a, 64)
 	burst, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || r <= 0 || burst <= 0 {
+	// ParseFloat accepts "NaN" and "Inf": NaN compares false with everything, so it would slip
+	// past r <= 0, and neither is a rate a token bucket can work with.
+	if !ok || err1 != nil || err2 != nil || !finite(r) || r <= 0 || burst <= 0 {
 		return Rate{}, fmt.Errorf("%q is not RATE/BURST such as 50/500", s)
 	}
 	return Rate{PerSecond: r, Burst: burst}, nil
 }
+
+// finite reports whether f is neither NaN nor ±Inf.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // developmentPassword is the admin password when ADMIN_PASSWORD is unset outside production (the
 // README documents it); production refuses it, and any password shorter than
@@ -157,8 +167,11 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	} else {
 		c.OTLPHeaders = h
 	}
+	if err := telemetry.ValidateEndpoint(c.OTLPEndpoint); err != nil {
+		errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %w", err)) // never echoes the URL
+	}
 	sample := env("OTEL_TRACES_SAMPLER_ARG", strconv.FormatFloat(telemetry.DefaultSampleRatio, 'g', -1, 64))
-	if r, err := strconv.ParseFloat(sample, 64); err != nil || !(r > 0 && r <= 1) {
+	if r, err := strconv.ParseFloat(sample, 64); err != nil || !finite(r) || !(r > 0 && r <= 1) {
 		errs = append(errs, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG: %q is not a ratio in (0, 1]", sample))
 	} else {
 		c.TraceSampleRatio = r
@@ -173,8 +186,22 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("NEKO_AUDIT_BATCH: must be at least 1"))
 	}
 	c.AuditFlush = durVar("NEKO_AUDIT_FLUSH", 10*time.Second)
-	c.CORSOrigins = strings.Split(env("CORS_ORIGIN", "http://localhost:3000"), ",")
+	for _, o := range strings.Split(env("CORS_ORIGIN", "http://localhost:3000"), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if err := checkOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("CORS_ORIGIN: %q %w", o, err))
+			continue
+		}
+		c.CORSOrigins = append(c.CORSOrigins, o)
+	}
 	c.RedisURL = env("REDIS_URL", "")
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("REDIS_URL: not a Redis URL such as redis://:password@host:6379/0: %s", scrub(err, c.RedisURL)))
+		}
+	}
 	for _, b := range []struct {
 		key string
 		dst *bool
@@ -223,6 +250,20 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	case "debug", "info", "warn", "warning", "error":
 	default:
 		errs = append(errs, fmt.Errorf("NEKO_LOG_LEVEL: %q must be debug, info, warn or error", c.LogLevel))
+	}
+	if c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT: %d is not a port in 0..65535 (0 picks a free one)", c.Port))
+	}
+	if c.MongoURI != "" {
+		if err := checkMongoURI(c.MongoURI); err != nil {
+			errs = append(errs, fmt.Errorf("MONGODB_URI: %s", scrub(err, c.MongoURI)))
+		}
+	}
+	if _, err := readpref.ModeFromString(c.MongoReadPreference); err != nil {
+		errs = append(errs, fmt.Errorf("MONGODB_READ_PREFERENCE: %q must be primary, primaryPreferred, secondary, secondaryPreferred or nearest", c.MongoReadPreference))
+	}
+	if c.MongoMinPool > c.MongoMaxPool && c.MongoMaxPool != 0 { // 0 is the driver's "no limit"
+		errs = append(errs, fmt.Errorf("MONGODB_MIN_POOL_SIZE (%d) must not exceed MONGODB_MAX_POOL_SIZE (%d)", c.MongoMinPool, c.MongoMaxPool))
 	}
 	if c.Env != "development" && c.Env != "production" {
 		errs = append(errs, fmt.Errorf("NEKO_ENV: %q must be development or production", c.Env))
@@ -276,6 +317,110 @@ func (c Config) LogValue() slog.Value {
 		slog.Float64("trace_sample_ratio", c.TraceSampleRatio),
 	)
 }
+
+// checkOrigin reports why o is not a browser origin, "scheme://host[:port]" with scheme http or
+// https and nothing after the authority: what a browser sends in Origin and the CORS middleware
+// compares. "*" is refused because CORS_ORIGIN is allowed with credentials, and a wildcard with
+// credentials would let any site act as its visitors.
+func checkOrigin(o string) error {
+	if strings.Contains(o, "*") {
+		return errors.New("is a wildcard: origins are allowed with credentials, so each must be named (https://app.example.com)")
+	}
+	u, err := url.Parse(o)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return errors.New("is not an origin such as https://app.example.com or http://localhost:3000")
+	case u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#"):
+		return errors.New("must be scheme://host[:port] alone, without credentials, path, query or fragment")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("has an invalid port")
+		}
+	}
+	return nil
+}
+
+// checkMongoURI checks the syntax of a MongoDB connection string without resolving anything
+// (a mongodb+srv URI would need DNS, which start-up does): the scheme, a host, and numeric ports.
+// The driver validates the options when it connects.
+func checkMongoURI(uri string) error {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok || (scheme != "mongodb" && scheme != "mongodb+srv") {
+		return errors.New(`scheme must be "mongodb://" or "mongodb+srv://"`)
+	}
+	hosts := rest
+	if i := strings.IndexAny(hosts, "/?"); i >= 0 {
+		hosts = hosts[:i]
+	}
+	if at := strings.LastIndex(hosts, "@"); at >= 0 {
+		hosts = hosts[at+1:]
+	}
+	if hosts == "" {
+		return errors.New("no host")
+	}
+	for h := range strings.SplitSeq(hosts, ",") {
+		if strings.HasPrefix(h, "[") || strings.HasSuffix(h, ".sock") { // IPv6 literals and Unix sockets: the driver checks
+			continue
+		}
+		name, port, hasPort := strings.Cut(h, ":")
+		if name == "" {
+			return errors.New("a host is empty")
+		}
+		if hasPort {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("host %q has an invalid port", name)
+			}
+			if scheme == "mongodb+srv" {
+				return errors.New("a mongodb+srv URI takes no port")
+			}
+		}
+	}
+	return nil
+}
+
+// scrub returns err's text without the secrets of the connection string raw (its userinfo and
+// password, raw and percent-decoded) and without raw itself: url.Error and driver errors quote
+// the URL they failed on, and a start-up error lands in logs that many people read.
+func scrub(err error, raw string) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // "parse <the whole URL>: <problem>": keep the problem
+	}
+	msg := err.Error()
+	secrets := []string{raw}
+	if _, rest, ok := strings.Cut(raw, "://"); ok {
+		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+			rest = rest[:i]
+		}
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			userinfo := rest[:at]
+			secrets = append(secrets, userinfo)
+			if _, pw, ok := strings.Cut(userinfo, ":"); ok && pw != "" {
+				secrets = append(secrets, pw)
+				if dec, err := url.PathUnescape(pw); err == nil {
+					secrets = append(secrets, dec)
+				}
+			}
+		}
+	}
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "***")
+		}
+	}
+	return msg
+}
+
+// scrubbedError is an error whose text is scrubbed of the secrets of the connection string raw;
+// errors.Is and errors.As still see the error it wraps.
+type scrubbedError struct {
+	err error
+	raw string
+}
+
+func (e scrubbedError) Error() string { return scrub(e.err, e.raw) }
+func (e scrubbedError) Unwrap() error { return e.err }
 
 // maskURI hides the credentials of a connection string.
 func maskURI(uri string) string {

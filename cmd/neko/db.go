@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -17,10 +16,9 @@ import (
 // `neko serve` processes pointed at it with MONGODB_URI then share one database, as a fleet
 // shares MongoDB Atlas: the local stand-in for multi-instance testing.
 func dbCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("db", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("db", stderr)
 	addr := fs.String("addr", "127.0.0.1:27017", "TCP address to listen on")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(getenv)

@@ -231,9 +231,11 @@ func TestFlyConfig(t *testing.T) {
 		}
 		kill := flyDuration(t, "kill_timeout", fc.KillTimeout)
 		for name, c := range map[string]Config{"default": defaults, "deployed": deployed} {
-			if kill <= c.ShutdownTimeout {
-				t.Errorf("kill_timeout %v <= %s NEKO_SHUTDOWN_TIMEOUT %v: Fly would kill the process mid-drain",
-					kill, name, c.ShutdownTimeout)
+			// The whole shutdown: the drain before it, the HTTP drain, closing (its least budget)
+			// and the trace flush.
+			if total := c.Resilience.DrainDelay + c.ShutdownTimeout + minCloseBudget + tracingFlushTimeout; kill <= total {
+				t.Errorf("kill_timeout %v <= %s shutdown %v (NEKO_DRAIN_DELAY %v + NEKO_SHUTDOWN_TIMEOUT %v + closing %v + trace flush %v): Fly would kill the process mid-shutdown",
+					kill, name, total, c.Resilience.DrainDelay, c.ShutdownTimeout, minCloseBudget, tracingFlushTimeout)
 			}
 		}
 	})

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -14,6 +14,33 @@ import (
 	"github.com/neko-defense/neko/telemetry"
 )
 
+// seedArgs is what `neko seed` is asked to do.
+type seedArgs struct {
+	cfg   Config
+	size  seed.Size // --size, default NEKO_SEED_SIZE (itself default small)
+	force bool      // --force
+}
+
+// parseSeedArgs reads seed's flags and the configuration. --size defaults to NEKO_SEED_SIZE, so
+// that `neko seed` writes the same size as a fresh `neko serve` seeds on its own.
+func parseSeedArgs(args []string, getenv func(string) string, stderr io.Writer) (seedArgs, error) {
+	fs := newFlagSet("seed", stderr)
+	sizeName := fs.String("size", "", "demo data size: small, medium or large (default $NEKO_SEED_SIZE, else small)")
+	force := fs.Bool("force", false, "drop the demo collections first if the database has data")
+	if err := parseFlags(fs, args); err != nil {
+		return seedArgs{}, err
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return seedArgs{}, err
+	}
+	size, err := seed.ParseSize(cmp.Or(*sizeName, cfg.SeedSize))
+	if err != nil {
+		return seedArgs{}, usageError{fmt.Sprintf("seed: --size: %v", err)}
+	}
+	return seedArgs{cfg: cfg, size: size, force: *force}, nil
+}
+
 // demoSeed fixes the random source of the demo data: every `neko seed` and every fresh `make run`
 // produce identical data, so tests and screenshots agree.
 const demoSeed = 20251016
@@ -22,21 +49,11 @@ const demoSeed = 20251016
 // under NEKO_DATA_DIR). It refuses to touch a database that already has data unless --force,
 // which first drops the demo collections.
 func seedCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	sizeName := fs.String("size", "small", "demo data size: small, medium or large")
-	force := fs.Bool("force", false, "drop the demo collections first if the database has data")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	size, err := seed.ParseSize(*sizeName)
+	opts, err := parseSeedArgs(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
+	cfg, size := opts.cfg, opts.size
 	logger := telemetry.NewLogger(stderr, cfg.LogLevel)
 
 	uri := cfg.MongoURI
@@ -59,7 +76,7 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	if !empty {
-		if !*force {
+		if !opts.force {
 			return errors.New("the database already holds data; run with --force to replace the demo collections")
 		}
 		if err := seed.Drop(ctx, st.Database()); err != nil {
