@@ -63,8 +63,9 @@ func chargedByHandler(c *fiber.Ctx) bool {
 	return c.Path() == "/graphql" && (m == fiber.MethodPost || m == fiber.MethodGet || m == fiber.MethodHead)
 }
 
-// chargeArrival charges a GraphQL request its arrival token before any work on it, and answers
-// refused (429) when that fails. Otherwise it returns err, the answer the request already had.
+// chargeArrival charges a GraphQL request (or each further operation of a batch) its arrival
+// token before any work on it, and answers refused (429) when that fails. Otherwise it returns
+// err, the answer the request already had.
 func (s *Server) chargeArrival(c *fiber.Ctx, err error) error {
 	if s.deps.RateLimit == nil {
 		return err

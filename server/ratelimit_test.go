@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,34 @@ func TestForwardedClientIgnoresForgedEntries(t *testing.T) {
 		if c.want == "" && ok || c.want != "" && (!ok || got.String() != c.want) {
 			t.Errorf("X-Forwarded-For %q: got %v %v, want %q", c.headers, got, ok, c.want)
 		}
+	}
+}
+
+// Every operation of a batch costs at least one token, as it would sent alone: a batch of N cheap
+// operations spends N tokens, and the operations beyond the tokens left are answered RATE_LIMITED.
+func TestGraphQLBatchChargesEachOperation(t *testing.T) {
+	s, _ := newBenchServer(t, true)
+	s.deps.RateLimit.Anonymous = resilience.Limit{Rate: 0.001, Burst: 10}
+	handler := s.app.Handler()
+	addr := &net.TCPAddr{IP: net.IPv4(198, 51, 100, 8), Port: 40000}
+	send := func(body string) (status, remaining int, answer string) {
+		t.Helper()
+		var ctx fasthttp.RequestCtx
+		ctx.Init(graphQLPost(body, ""), addr, nil)
+		handler(&ctx)
+		remaining, _ = strconv.Atoi(string(ctx.Response.Header.Peek("RateLimit-Remaining")))
+		return ctx.Response.StatusCode(), remaining, string(ctx.Response.Body())
+	}
+	op := `{"query":"{ ok }"}`
+	batch := "[" + op + "," + op + "," + op + "," + op + "]"
+	if status, remaining, answer := send(batch); status != 200 || remaining != 6 {
+		t.Fatalf("batch of 4: status %d remaining %d (%s), want 200 and 6", status, remaining, answer)
+	}
+	if status, remaining, answer := send(batch); status != 200 || remaining != 2 {
+		t.Fatalf("second batch of 4: status %d remaining %d (%s), want 200 and 2", status, remaining, answer)
+	}
+	status, remaining, answer := send(batch)
+	if status != 200 || remaining != 0 || strings.Count(answer, "RATE_LIMITED") != 2 || strings.Count(answer, `"ok":true`) != 2 {
+		t.Fatalf("third batch of 4 with 2 tokens left: status %d remaining %d %s, want 2 answers and 2 RATE_LIMITED", status, remaining, answer)
 	}
 }
