@@ -72,9 +72,10 @@ func (c *Compat) ThreatCounts(ctx context.Context) (any, error) {
 const restActorLimit = 1000
 
 // ThreatActors is /api/threat-actors?category=: actors of the category (the original ignored
-// the parameter; the dashboard sends it and expects the filter).
+// the parameter; the dashboard sends it and expects the filter). NUL bytes are removed from the
+// category as from every string a client sends.
 func (c *Compat) ThreatActors(ctx context.Context, category string) (any, error) {
-	as, err := c.store.ThreatActors(ctx, category, restActorLimit)
+	as, err := c.store.ThreatActors(ctx, stripNUL(category), restActorLimit)
 	if err != nil {
 		return nil, err
 	}
