@@ -180,6 +180,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		IdleTimeout:           cfg.IdleTimeout,
 		ErrorHandler:          s.handleError,
 	})
+	s.guardProtocol()
 	if err := s.routes(); err != nil {
 		return nil, err
 	}
