@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -128,11 +129,93 @@ func TestNewPersistedQueriesValidates(t *testing.T) {
 		{"negative size", PersistedConfig{Logger: log, MaxQueryBytes: -1}},
 		{"negative ttl", PersistedConfig{Logger: log, TTL: -1}},
 		{"negative timeout", PersistedConfig{Logger: log, RedisTimeout: -1}},
+		{"negative bytes", PersistedConfig{Logger: log, MaxBytes: -1}},
+		{"negative redis bytes", PersistedConfig{Logger: log, RedisMaxBytes: -1}},
+		{"bytes below one query", PersistedConfig{Logger: log, MaxQueryBytes: 1024, MaxBytes: 1024}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := NewPersistedQueries(tc.cfg); err == nil {
 				t.Fatal("NewPersistedQueries succeeded, want an error")
 			}
 		})
+	}
+}
+
+// The in-process store is bounded by bytes, not only by entries: a few large queries evict the
+// least recently used ones long before MaxEntries.
+func TestPersistedQueriesBoundedByBytes(t *testing.T) {
+	ctx := context.Background()
+	const size = 1000
+	p := newPersisted(t, PersistedConfig{MaxQueryBytes: size, MaxBytes: 3 * entrySize(size)})
+	var queries []string
+	for i := range 5 {
+		q := fmt.Sprintf("{ q%d %s }", i, strings.Repeat("x", size-10))
+		queries = append(queries, q)
+		if err := p.Put(ctx, hashOf(q), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, q := range queries {
+		if _, ok := p.Get(ctx, hashOf(q)); ok != (i >= 2) {
+			t.Errorf("query %d found = %v, want %v (only the last 3 fit)", i, ok, i >= 2)
+		}
+	}
+	if p.bytes > 3*entrySize(size) {
+		t.Errorf("store holds %d bytes, more than MaxBytes %d", p.bytes, 3*entrySize(size))
+	}
+}
+
+// Redis holds at most RedisMaxBytes of new queries per TTL window, whatever the instances and
+// clients: beyond it a query is stored in the registering process only, so another instance does
+// not find it. A query Redis already holds costs no budget, and the next window has a fresh one.
+func TestPersistedQueriesRedisBudget(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	now := time.Date(2030, 1, 1, 0, 10, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	const ttl = time.Hour
+	const size = 500
+	key := func(q string) string { return "b:apq:" + hashOf(q) }
+	budget := 2 * (size + len(key("")) + persistedOverhead) // two queries per window
+	a := newPersisted(t, PersistedConfig{Redis: rdb, KeyPrefix: "b:", TTL: ttl, RedisMaxBytes: budget, Now: clock})
+	b := newPersisted(t, PersistedConfig{Redis: srv.Client(t), KeyPrefix: "b:", TTL: ttl, RedisMaxBytes: budget, Now: clock})
+	query := func(i int) string { return fmt.Sprintf("{ q%03d %s }", i, strings.Repeat("x", size-9)) }
+	for i := range 2 {
+		if len(query(i)) != size {
+			t.Fatalf("query is %d bytes, want %d", len(query(i)), size)
+		}
+	}
+
+	put := func(p *PersistedQueries, q string) {
+		t.Helper()
+		if err := p.Put(ctx, hashOf(q), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(a, query(0))
+	put(b, query(1))
+	put(a, query(0)) // already in Redis: costs nothing
+	put(a, query(2)) // over the budget: this process only
+	put(b, query(3))
+	for i, want := range []bool{true, true, false, false} {
+		if n := rdb.Exists(ctx, key(query(i))).Val(); (n == 1) != want {
+			t.Errorf("query %d in Redis = %v, want %v", i, n == 1, want)
+		}
+	}
+	if _, ok := a.Get(ctx, hashOf(query(2))); !ok {
+		t.Error("the registering instance lost a query over the Redis budget")
+	}
+	if _, ok := b.Get(ctx, hashOf(query(2))); ok {
+		t.Error("another instance found a query stored over the Redis budget")
+	}
+	if ttl := rdb.TTL(ctx, key(query(0))).Val(); ttl <= 0 || ttl > time.Hour {
+		t.Errorf("query TTL = %v, want (0, 1h]", ttl)
+	}
+
+	now = now.Add(ttl) // the next window
+	put(a, query(2))
+	if n := rdb.Exists(ctx, key(query(2))).Val(); n != 1 {
+		t.Error("the next window's budget did not store a new query")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -73,7 +74,20 @@ type BlockListConfig struct {
 	Now func() time.Time
 	// Logger receives failures (Redis failures at most once per 10s).
 	Logger *slog.Logger
+	// TrustedProxies are the prefixes whose requests carry the client's
+	// address (NEKO_TRUSTED_PROXIES): their own addresses are never blocked,
+	// since a proxy's requests are everyone's. See ErrNotBlockable.
+	TrustedProxies []netip.Prefix
 }
+
+// ErrNotBlockable is returned by Block for an address the list refuses
+// whoever asks (an admin, a playbook): the unspecified and broadcast
+// addresses, which no client request comes from; loopback, this host's own,
+// whose block locks out local administration and health checks rather than
+// an attacker; and a trusted proxy's, whose block refuses everyone behind
+// it. Blocks of such addresses arriving from Redis or the Store (written
+// before this rule, or by an instance configured otherwise) are ignored too.
+var ErrNotBlockable = errors.New("defense: address cannot be blocked")
 
 const blockShards = 32
 
@@ -219,7 +233,8 @@ func (b *BlockList) Blocked(ip string) (until time.Time, reason string, ok bool)
 // Block blocks ip for d (d <= 0: DefaultDuration) and returns once the
 // block is in memory and, when Redis is reachable, published to every
 // instance. A Redis failure is logged, not returned: the block holds locally
-// and is pushed at the next resync. The only error is an empty ip.
+// and is pushed at the next resync. The only errors are an empty ip and
+// ErrNotBlockable.
 func (b *BlockList) Block(ctx context.Context, ip, reason string, d time.Duration) error {
 	temporary := d > 0
 	if d <= 0 {
@@ -232,6 +247,9 @@ func (b *BlockList) Block(ctx context.Context, ip, reason string, d time.Duratio
 func (b *BlockList) add(ctx context.Context, blk Block) error {
 	if blk.IP == "" {
 		return errors.New("defense: block: empty ip")
+	}
+	if err := b.blockable(blk.IP); err != nil {
+		return err
 	}
 	blk.IP = strings.Clone(blk.IP)
 	gen := b.put(blk, false)
@@ -343,9 +361,36 @@ func (b *BlockList) shard(ip string) *blockShard {
 	return &b.shards[maphash.String(b.seed, ip)%blockShards]
 }
 
-// put stores blk in memory and returns its generation.
+// blockable returns ErrNotBlockable (wrapped with the reason) for ip when
+// the list refuses to block it. Text that is not an address passes: it can
+// never match a client.
+func (b *BlockList) blockable(ip string) error {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return nil
+	}
+	a = a.Unmap()
+	switch {
+	case a.IsUnspecified(), a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("%w: %s: no client request comes from it", ErrNotBlockable, ip)
+	case a.IsLoopback():
+		return fmt.Errorf("%w: %s: it is this host's own", ErrNotBlockable, ip)
+	}
+	for _, p := range b.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return fmt.Errorf("%w: %s: it is a trusted proxy (%s), whose requests are every client's", ErrNotBlockable, ip, p)
+		}
+	}
+	return nil
+}
+
+// put stores blk in memory and returns its generation. An address the list
+// refuses (blockable) is not stored, wherever the block came from.
 func (b *BlockList) put(blk Block, synced bool) uint64 {
 	gen := b.gen.Add(1)
+	if b.blockable(blk.IP) != nil {
+		return gen
+	}
 	sh := b.shard(blk.IP)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

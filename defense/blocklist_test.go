@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"testing"
@@ -545,5 +546,49 @@ func TestBlockListStartWithStaleStoreKeepsUnblock(t *testing.T) {
 	}
 	if n, _ := srv.Client(t).Exists(ctx, "neko:block:"+ip).Result(); n != 0 {
 		t.Errorf("the lifted block is back in Redis")
+	}
+}
+
+// The list refuses addresses no client sends from, this host's own and the trusted proxies',
+// whoever asks (Block) and wherever a block comes from (here the Store).
+func TestBlockListRefusesUnblockable(t *testing.T) {
+	clock := newFakeClock()
+	st := newFakeBlockStore(
+		store.BlockedIP{IP: "127.0.0.1", Reason: "old /.env from localhost", BlockedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+		store.BlockedIP{IP: "10.1.2.3", Reason: "old proxy block", BlockedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+	)
+	b := newTestBlockList(t, BlockListConfig{Now: clock.Now, Store: st,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fdaa::/16")}})
+	for _, ip := range []string{"127.0.0.1", "10.1.2.3"} {
+		if _, _, ok := b.Blocked(ip); ok {
+			t.Errorf("stored block of %s restored", ip)
+		}
+	}
+	for _, tc := range []struct {
+		ip      string
+		refused bool
+	}{
+		{"127.0.0.1", true},
+		{"127.8.9.10", true},
+		{"::1", true},
+		{"::ffff:127.0.0.1", true},
+		{"0.0.0.0", true},
+		{"::", true},
+		{"255.255.255.255", true},
+		{"10.1.2.3", true},
+		{"fdaa:0:1::2", true},
+		{"11.1.2.3", false},
+		{"198.51.100.9", false},
+		{"2001:db8::9", false},
+	} {
+		t.Run(tc.ip, func(t *testing.T) {
+			err := b.Block(t.Context(), tc.ip, "test", time.Hour)
+			if errors.Is(err, ErrNotBlockable) != tc.refused || (!tc.refused && err != nil) {
+				t.Fatalf("Block(%s) = %v, want refused %v", tc.ip, err, tc.refused)
+			}
+			if _, _, ok := b.Blocked(tc.ip); ok == tc.refused {
+				t.Errorf("Blocked(%s) = %v, want %v", tc.ip, ok, !tc.refused)
+			}
+		})
 	}
 }

@@ -338,7 +338,10 @@ func (x *playbookRun) block(d time.Duration, temporary bool) {
 		typ = ActTemporaryBlock
 	}
 	if err := x.r.cfg.BlockList.add(x.ctx, blk); err != nil {
-		x.step(typ, "failed: "+err.Error())
+		// Not applied: most often an address the list refuses (ErrNotBlockable),
+		// such as a trusted proxy whose request lacked the client's address.
+		x.r.log.Log(x.ctx, slog.LevelWarn, "defense: playbook block not applied", append(x.attrs(), "err", err)...)
+		x.step(typ, "not applied: "+err.Error())
 		return
 	}
 	x.in.AutoBlocked = true

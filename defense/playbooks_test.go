@@ -3,8 +3,10 @@ package defense
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -374,5 +376,35 @@ func TestMonitor(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	if !e.r.ClaimMonitor("203.0.113.1") {
 		t.Error("address not claimed again after the interval")
+	}
+}
+
+// A playbook block of an address the list refuses (a trusted proxy's, loopback) is not applied:
+// the incident records the block action as not applied, and nobody is blocked.
+func TestPlaybookBlockOfUnblockableAddress(t *testing.T) {
+	clock := newFakeClock()
+	blocks := newTestBlockList(t, BlockListConfig{Now: clock.Now, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("172.16.0.0/12")}})
+	r, err := NewResponder(ResponderConfig{BlockList: blocks, Now: clock.Now, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
+	for _, ip := range []string{"172.16.5.4", "127.0.0.1", "::1"} {
+		in, err := r.Handle(t.Context(), CategoryHoneypot, "high", ip, 90, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var blockAction *store.IncidentAction
+		for i, a := range in.Actions {
+			if a.Type == ActBlock {
+				blockAction = &in.Actions[i]
+			}
+		}
+		if blockAction == nil || !strings.HasPrefix(blockAction.Detail, "not applied") {
+			t.Errorf("%s: actions %+v, want the block recorded as not applied", ip, in.Actions)
+		}
+		if _, _, blocked := blocks.Blocked(ip); blocked || in.AutoBlocked {
+			t.Errorf("%s: blocked %v (auto %v), want neither", ip, blocked, in.AutoBlocked)
+		}
 	}
 }

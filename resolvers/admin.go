@@ -154,6 +154,9 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 			d = time.Duration(n) * time.Minute
 		}
 		if err := r.blocks.Block(ctx, ip, "admin: "+reason, d); err != nil {
+			if errors.Is(err, defense.ErrNotBlockable) { // a trusted proxy's address
+				return nil, inputErrorf("%s cannot be blocked: it is a trusted proxy's or this host's own", ip)
+			}
 			return nil, err
 		}
 		r.auditAddress(ctx, "address_block", ip, map[string]any{"reason": reason, "minutes": int(d / time.Minute)})

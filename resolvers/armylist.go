@@ -192,7 +192,7 @@ func (r *Resolvers) getDINAAgents(ctx context.Context, p graphql.ResolveParams) 
 // agentFilter converts the DINAAgentFilter input (enum names) into a store filter (stored values).
 func agentFilter(in map[string]any) (store.DINAAgentFilter, error) {
 	var f store.DINAAgentFilter
-	str := func(k string) string { s, _ := in[k].(string); return s }
+	str := func(k string) string { return inputString(in, k) }
 	for k, dst := range map[string]*string{"brigade": &f.Brigade, "rank": &f.Rank, "region": &f.Region, "search": &f.Search} {
 		*dst = str(k)
 		if len(*dst) > maxArgLen {
@@ -219,7 +219,7 @@ func agentSort(name string) store.DINASort {
 
 func (r *Resolvers) createDINAAgent(ctx context.Context, p graphql.ResolveParams) (any, error) {
 	in := argObject(p, "input")
-	str := func(k string) string { s, _ := in[k].(string); return strings.ReplaceAll(s, "\x00", "") }
+	str := func(k string) string { return inputString(in, k) }
 	a := store.DINAAgent{
 		FullName:           strings.TrimSpace(str("full_name")),
 		Rank:               strings.TrimSpace(str("rank")),
@@ -284,7 +284,7 @@ func (r *Resolvers) updateDINAAgent(ctx context.Context, p graphql.ResolveParams
 		if !present || v == nil {
 			return nil
 		}
-		s := strings.ReplaceAll(v.(string), "\x00", "")
+		s := inputString(in, k)
 		if mapped != nil {
 			s = mapped(s)
 		}

@@ -29,9 +29,11 @@ func (r *Resolvers) bindAuth(b map[string]map[string]graphql.Field) {
 
 func (r *Resolvers) login(ctx context.Context, p graphql.ResolveParams) (any, error) {
 	in := argObject(p, "input")
-	username, _ := in["username"].(string)
+	username := inputString(in, "username")
+	// The password is the one string kept as sent: it is never stored or shown, and stripping
+	// bytes from it would let two different secrets match.
 	password, _ := in["password"].(string)
-	language, _ := in["language"].(string)
+	language := inputString(in, "language")
 	switch {
 	case username == "" || utf8.RuneCountInString(username) > maxUsernameLen:
 		return nil, inputErrorf("username must be 1 to %d characters", maxUsernameLen)

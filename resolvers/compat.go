@@ -74,8 +74,9 @@ const restActorLimit = 1000
 // ThreatActors is /api/threat-actors?category=: the stored documents of the category's actors,
 // every field included, as the original returned them (it ignored the parameter; the dashboard
 // sends it and expects the filter). Dates are ISO strings with milliseconds, as Express wrote them.
+// NUL bytes are removed from the category as from every string a client sends.
 func (c *Compat) ThreatActors(ctx context.Context, category string) (any, error) {
-	docs, err := c.store.ThreatActorDocuments(ctx, category, restActorLimit)
+	docs, err := c.store.ThreatActorDocuments(ctx, stripNUL(category), restActorLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,19 @@ func optISO(t *time.Time) any {
 // argString reads a string argument with NUL bytes removed: they have no business in any NEKO
 // value and confuse C-based tooling downstream (the original's sanitizer stripped them too).
 func argString(p graphql.ResolveParams, name string) string {
-	s, _ := p.Args[name].(string)
+	return inputString(p.Args, name)
+}
+
+// inputString reads the string member name of an input object (or of the arguments), with NUL
+// bytes removed as argString does; absent or null reads as "". Every string a client sends is read
+// through one of the two.
+func inputString(in map[string]any, name string) string {
+	s, _ := in[name].(string)
+	return stripNUL(s)
+}
+
+// stripNUL removes NUL bytes from s.
+func stripNUL(s string) string {
 	if strings.IndexByte(s, 0) >= 0 {
 		s = strings.ReplaceAll(s, "\x00", "")
 	}

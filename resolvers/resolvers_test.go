@@ -1,6 +1,7 @@
 package resolvers
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -113,5 +114,59 @@ func TestArgStringStripsNUL(t *testing.T) {
 	}
 	if got := argString(p, "missing"); got != "" {
 		t.Fatalf("missing argument = %q", got)
+	}
+}
+
+// loginRecorder is an Authenticator that records what login passed it.
+type loginRecorder struct{ username, password, language string }
+
+func (l *loginRecorder) Login(_ context.Context, username, password, language string) (string, security.Identity, error) {
+	l.username, l.password, l.language = username, password, language
+	return "token", security.Identity{Username: username, Role: security.RoleViewer}, nil
+}
+
+// Strings inside input objects lose their NUL bytes as top-level arguments do: the DINA filter
+// and the login input.
+func TestInputObjectStringsStripNUL(t *testing.T) {
+	f, err := agentFilter(map[string]any{"search": "pi\x00no", "rank": "Gen\x00eral", "brigade": "Lau\x00taro", "region": "\x00Santiago"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Search != "pino" || f.Rank != "General" || f.Brigade != "Lautaro" || f.Region != "Santiago" {
+		t.Errorf("agentFilter = %+v, want NUL bytes removed", f)
+	}
+
+	auth := &loginRecorder{}
+	r := &Resolvers{auth: auth}
+	in := map[string]any{"username": "waki\x00baka", "password": "pass\x00word", "language": "e\x00n"}
+	if _, err := r.login(context.Background(), graphql.ResolveParams{Args: map[string]any{"input": in}}); err != nil {
+		t.Fatal(err)
+	}
+	if auth.username != "wakibaka" || auth.language != "en" {
+		t.Errorf("login passed username %q language %q, want NUL bytes removed", auth.username, auth.language)
+	}
+	if auth.password != "pass\x00word" {
+		t.Errorf("login passed password %q, want it as sent", auth.password)
+	}
+}
+
+// categoryRecorder records the category the REST /api/threat-actors asked the store for.
+type categoryRecorder struct {
+	Store
+	category string
+}
+
+func (c *categoryRecorder) ThreatActors(_ context.Context, category string, _ int) ([]store.ThreatActor, error) {
+	c.category = category
+	return nil, nil
+}
+
+func TestRESTCategoryStripsNUL(t *testing.T) {
+	rec := &categoryRecorder{}
+	if _, err := NewCompat(rec, nil).ThreatActors(context.Background(), "ransom\x00ware"); err != nil {
+		t.Fatal(err)
+	}
+	if rec.category != "ransomware" {
+		t.Fatalf("store asked for category %q, want NUL bytes removed", rec.category)
 	}
 }

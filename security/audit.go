@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -254,14 +257,54 @@ func (l *AuditLog) toStore(ev AuditEvent) store.AuditEvent {
 		ID:        bson.NewObjectID(),
 		Timestamp: ts.UTC().Truncate(time.Millisecond),
 		Level:     string(level), Category: string(ev.Category), Action: ev.Action,
-		Actor:   store.AuditActor{IP: ev.Actor.IP, UserID: ev.Actor.UserID, UserAgent: ev.Actor.UserAgent},
+		Actor:   store.AuditActor{IP: auditText(ev.Actor.IP), UserID: auditText(ev.Actor.UserID), UserAgent: auditText(ev.Actor.UserAgent)},
 		Result:  string(ev.Result),
 		Details: ev.Details, ThreatScore: ev.ThreatScore, Tags: ev.Tags,
 	}
 	if ev.Resource != (AuditResource{}) {
-		doc.Resource = &store.AuditResource{Type: ev.Resource.Type, ID: ev.Resource.ID}
+		doc.Resource = &store.AuditResource{Type: ev.Resource.Type, ID: auditText(ev.Resource.ID)}
 	}
 	return doc
+}
+
+// auditText makes a client's text safe to store in the audit log and to show to whoever reads
+// it: control characters (NUL, newlines, escapes), bidirectional formatting characters (a
+// right-to-left override makes "evil\u202Etxt.exe" read as something else) and invalid UTF-8 are
+// written as Go escapes (\n, \u202e, \xff), so an entry shows what was sent without acting on the
+// screen or splitting a line. Other text passes unchanged.
+func auditText(s string) string {
+	i := 0
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || unsafeRune(r) {
+			break
+		}
+		i += size
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s[:i])
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = fmt.Appendf(b, `\x%02x`, s[i])
+		case unsafeRune(r):
+			q := strconv.QuoteRuneToASCII(r) // '\n', '\u202e', '\x00'
+			b = append(b, q[1:len(q)-1]...)
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return string(b)
+}
+
+// unsafeRune reports whether r acts on a terminal or page instead of showing: a control or
+// bidirectional formatting character.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 func (l *AuditLog) drop(n int) {

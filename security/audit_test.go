@@ -286,3 +286,41 @@ func TestLoginIsAudited(t *testing.T) {
 		t.Fatalf("results = %v", results)
 	}
 }
+
+// A client's text in an audit entry (a login's username, a user agent) cannot act on whoever
+// reads the log: control and bidirectional formatting characters and invalid UTF-8 are escaped.
+func TestAuditEscapesClientText(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain", "wakibaka", "wakibaka"},
+		{"unicode", "ñandú 猫", "ñandú 猫"},
+		{"nul", "admin\x00", `admin\x00`},
+		{"newline", "admin\nlevel=critical", `admin\nlevel=critical`},
+		{"escape", "\x1b[31mred", `\x1b[31mred`},
+		{"rtl override", "user\u202Egnp.exe", `user\u202egnp.exe`},
+		{"c1 control", "a\u0085b", `a\u0085b`},
+		{"invalid utf-8", "a\xffb", `a\xffb`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := auditText(tc.in); got != tc.want {
+				t.Errorf("auditText(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+
+	w := newFakeWriter()
+	l := newTestAudit(t, w)
+	ev := AuthEvent("login", ResultFailure, "203.0.113.9", "root\u202E\n\x00")
+	ev.Actor.UserAgent = "curl\r\n"
+	l.Record(ev)
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range w.stored {
+		if doc.Actor.UserID != `root\u202e\n\x00` || doc.Actor.UserAgent != `curl\r\n` {
+			t.Errorf("stored actor = %+v, want escaped text", doc.Actor)
+		}
+	}
+	if len(w.stored) != 1 {
+		t.Fatalf("stored %d events, want 1", len(w.stored))
+	}
+}

@@ -63,11 +63,18 @@ func (s *Server) graphql(c *fiber.Ctx) error {
 	if !batch {
 		return s.writeRemembered(c, media, s.run(c, reqs[0]))
 	}
-	// A batch answers an array; its items are never cached by HTTP intermediaries.
+	// A batch answers an array; its items are never cached by HTTP intermediaries. Every operation
+	// costs at least one token, as a request of its own would: the first was charged on arrival,
+	// each further one is charged before it runs (and answered RATE_LIMITED in its place when the
+	// tokens are gone), and run charges the rest of each one's cost.
 	body := []byte{'['}
 	for i, req := range reqs {
 		if i > 0 {
 			body = append(body, ',')
+			if err := s.chargeArrival(c, nil); err != nil {
+				body = append(body, s.refusal(err).body...)
+				continue
+			}
 		}
 		body = append(body, s.run(c, req).body...)
 	}

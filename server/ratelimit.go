@@ -63,8 +63,9 @@ func chargedByHandler(c *fiber.Ctx) bool {
 	return c.Path() == "/graphql" && (m == fiber.MethodPost || m == fiber.MethodGet || m == fiber.MethodHead)
 }
 
-// chargeArrival charges a GraphQL request its arrival token before any work on it, and answers
-// refused (429) when that fails. Otherwise it returns err, the answer the request already had.
+// chargeArrival charges a GraphQL request (or each further operation of a batch) its arrival
+// token before any work on it, and answers refused (429) when that fails. Otherwise it returns
+// err, the answer the request already had.
 func (s *Server) chargeArrival(c *fiber.Ctx, err error) error {
 	if s.deps.RateLimit == nil {
 		return err
@@ -83,6 +84,21 @@ func (s *Server) chargeCost(c *fiber.Ctx, cost int) error {
 		return nil
 	}
 	return s.charge(c, cost-1)
+}
+
+// registrationBytesPerToken is how many bytes of a persisted query's text one rate-limit token
+// registers.
+const registrationBytesPerToken = 1024
+
+// chargeRegistration charges an automatic persisted query registration of n bytes one token per
+// KiB started (at least one), on top of the operation's cost: what it stores outlives the request
+// (in this process and in Redis, cache.PersistedConfig), so a client pays for it by size. The
+// anonymous limit (50 tokens a second) then lets one address register about 50 KiB a second.
+func (s *Server) chargeRegistration(c *fiber.Ctx, n int) error {
+	if s.deps.RateLimit == nil {
+		return nil
+	}
+	return s.charge(c, max(1, (n+registrationBytesPerToken-1)/registrationBytesPerToken))
 }
 
 // chargeWhole charges a remembered operation its whole cost at once (at least the one token of

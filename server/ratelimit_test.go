@@ -2,17 +2,22 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/valyala/fasthttp"
 
+	"github.com/neko-defense/neko/cache"
 	"github.com/neko-defense/neko/graphql"
 	"github.com/neko-defense/neko/resilience"
 )
@@ -145,5 +150,78 @@ func TestForwardedClientIgnoresForgedEntries(t *testing.T) {
 		if c.want == "" && ok || c.want != "" && (!ok || got.String() != c.want) {
 			t.Errorf("X-Forwarded-For %q: got %v %v, want %q", c.headers, got, ok, c.want)
 		}
+	}
+}
+
+// Every operation of a batch costs at least one token, as it would sent alone: a batch of N cheap
+// operations spends N tokens, and the operations beyond the tokens left are answered RATE_LIMITED.
+func TestGraphQLBatchChargesEachOperation(t *testing.T) {
+	s, _ := newBenchServer(t, true)
+	s.deps.RateLimit.Anonymous = resilience.Limit{Rate: 0.001, Burst: 10}
+	handler := s.app.Handler()
+	addr := &net.TCPAddr{IP: net.IPv4(198, 51, 100, 8), Port: 40000}
+	send := func(body string) (status, remaining int, answer string) {
+		t.Helper()
+		var ctx fasthttp.RequestCtx
+		ctx.Init(graphQLPost(body, ""), addr, nil)
+		handler(&ctx)
+		remaining, _ = strconv.Atoi(string(ctx.Response.Header.Peek("RateLimit-Remaining")))
+		return ctx.Response.StatusCode(), remaining, string(ctx.Response.Body())
+	}
+	op := `{"query":"{ ok }"}`
+	batch := "[" + op + "," + op + "," + op + "," + op + "]"
+	if status, remaining, answer := send(batch); status != 200 || remaining != 6 {
+		t.Fatalf("batch of 4: status %d remaining %d (%s), want 200 and 6", status, remaining, answer)
+	}
+	if status, remaining, answer := send(batch); status != 200 || remaining != 2 {
+		t.Fatalf("second batch of 4: status %d remaining %d (%s), want 200 and 2", status, remaining, answer)
+	}
+	status, remaining, answer := send(batch)
+	if status != 200 || remaining != 0 || strings.Count(answer, "RATE_LIMITED") != 2 || strings.Count(answer, `"ok":true`) != 2 {
+		t.Fatalf("third batch of 4 with 2 tokens left: status %d remaining %d %s, want 2 answers and 2 RATE_LIMITED", status, remaining, answer)
+	}
+}
+
+// An automatic persisted query registration is charged one token per KiB of the text it stores
+// (at least one), before it is stored: with too few tokens it is refused and nothing is kept.
+func TestPersistedQueryRegistrationChargesItsSize(t *testing.T) {
+	s, _ := newBenchServer(t, true)
+	s.deps.RateLimit.Anonymous = resilience.Limit{Rate: 0.001, Burst: 8}
+	apq, err := cache.NewPersistedQueries(cache.PersistedConfig{Logger: s.deps.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.deps.APQ = apq
+	handler := s.app.Handler()
+	addr := &net.TCPAddr{IP: net.IPv4(198, 51, 100, 9), Port: 40000}
+	register := func(query string) (status, remaining int, hash string) {
+		t.Helper()
+		sum := sha256.Sum256([]byte(query))
+		hash = hex.EncodeToString(sum[:])
+		body, _ := json.Marshal(map[string]any{"query": query,
+			"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}})
+		var ctx fasthttp.RequestCtx
+		ctx.Init(graphQLPost(string(body), ""), addr, nil)
+		handler(&ctx)
+		remaining, _ = strconv.Atoi(string(ctx.Response.Header.Peek("RateLimit-Remaining")))
+		return ctx.Response.StatusCode(), remaining, hash
+	}
+	padded := func(n int) string { // a valid query of n bytes
+		q := "{ ok }\n#"
+		return q + strings.Repeat("x", n-len(q))
+	}
+	// 2.5 KiB: the arrival token, then 3 for the registration.
+	if status, remaining, hash := register(padded(2560)); status != 200 || remaining != 4 {
+		t.Fatalf("registering 2.5 KiB: status %d remaining %d, want 200 and 4", status, remaining)
+	} else if _, ok := apq.Get(context.Background(), hash); !ok {
+		t.Fatal("the paid registration was not stored")
+	}
+	// 4 KiB with 3 tokens left after arrival: refused, and not stored.
+	status, remaining, hash := register(padded(4096))
+	if status != 429 || remaining > 3 {
+		t.Fatalf("registering 4 KiB with 4 tokens: status %d remaining %d, want 429", status, remaining)
+	}
+	if _, ok := apq.Get(context.Background(), hash); ok {
+		t.Fatal("a refused registration was stored")
 	}
 }

@@ -60,6 +60,12 @@ func (s *Server) run(c *fiber.Ctx, req graphql.Request) result {
 	if err != nil {
 		return s.requestError(err)
 	}
+	if register != "" {
+		// A registration is paid for by what it asks us to store, before any work on it.
+		if err := s.chargeRegistration(c, len(req.Query)); err != nil {
+			return s.refusal(err)
+		}
+	}
 	pctx, span := s.startSpan(ctx, "graphql.prepare")
 	op, err := s.deps.Engine.Prepare(pctx, req)
 	span.End()

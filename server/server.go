@@ -182,6 +182,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ErrorHandler:          s.handleError,
 	})
 	s.app.Server().ConnState = s.conns.track
+	s.guardProtocol()
 	if err := s.routes(); err != nil {
 		return nil, err
 	}

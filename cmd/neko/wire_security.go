@@ -84,7 +84,8 @@ func (a *App) openSecurity(ctx context.Context) (*security.Authenticator, error)
 		return nil, err
 	}
 
-	sp.blocks, err = defense.NewBlockList(defense.BlockListConfig{Redis: rdb, Store: a.store, Logger: a.logger})
+	sp.blocks, err = defense.NewBlockList(defense.BlockListConfig{Redis: rdb, Store: a.store, Logger: a.logger,
+		TrustedProxies: a.cfg.TrustedProxies})
 	if err != nil {
 		return nil, err
 	}
