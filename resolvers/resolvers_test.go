@@ -156,7 +156,7 @@ type categoryRecorder struct {
 	category string
 }
 
-func (c *categoryRecorder) ThreatActors(_ context.Context, category string, _ int) ([]store.ThreatActor, error) {
+func (c *categoryRecorder) ThreatActorDocuments(_ context.Context, category string, _ int) ([]map[string]any, error) {
 	c.category = category
 	return nil, nil
 }
