@@ -201,6 +201,11 @@ func TestIPv6ClientIsItsPrefix(t *testing.T) {
 	if status := send("198.51.100.21"); status != 200 {
 		t.Fatalf("IPv4 neighbour: status %d, want 200", status)
 	}
+	// The threat scorer keeps one history per client: two /64s (seven addresses scored) and two
+	// IPv4 addresses.
+	if n := s.deps.Defense.Scorer.Tracked(); n != 4 {
+		t.Errorf("scorer tracks %d histories, want 4 (one per /64, one per IPv4 address)", n)
+	}
 }
 
 // The client's exact address is kept for evidence; the key every limit uses is derived from it.
