@@ -18,12 +18,18 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/neko-defense/neko/internal/clientkey"
 	"github.com/neko-defense/neko/store"
 )
 
-// Block is one blocked address. The block is in force while the clock is
+// Block is one blocked client. The block is in force while the clock is
 // before Until.
 type Block struct {
+	// IP is the client's key (clientkey): an IPv4 address, or the /64 of
+	// an IPv6 client in prefix notation ("2001:db8:1:2::/64"). Blocks made
+	// before IPv6 clients were blocked by their /64 hold an exact IPv6
+	// address, which still blocks that address (BlockedClient) until it
+	// expires.
 	IP        string
 	Reason    string
 	BlockedAt time.Time
@@ -214,8 +220,24 @@ func NewBlockList(cfg BlockListConfig) (*BlockList, error) {
 // its first load attempt; a readiness probe can wait on it.
 func (b *BlockList) Ready() <-chan struct{} { return b.ready }
 
-// Blocked reports whether ip is blocked now, until when and why. It only
-// reads memory and never blocks on the network.
+// BlockedClient reports whether the client whose key (clientkey.Of) is key
+// and whose exact address is addr is blocked now, until when and why: by a
+// block of its key, or by a block of addr itself, as IPv6 addresses were
+// blocked before a block covered their /64 (such blocks may still be in the
+// Store and in Redis, or come from an instance of an older version during a
+// rolling deploy). Like Blocked it only reads memory; for an IPv4 client,
+// whose key is its address, it is one lookup.
+func (b *BlockList) BlockedClient(key, addr string) (until time.Time, reason string, ok bool) {
+	if until, reason, ok = b.Blocked(key); ok || addr == key {
+		return until, reason, ok
+	}
+	return b.Blocked(addr)
+}
+
+// Blocked reports whether the entry ip (a client key, or an address
+// blocked alone) is blocked now, until when and why. It only reads memory
+// and never blocks on the network. It does not derive a key from an
+// address: a request's check is BlockedClient.
 func (b *BlockList) Blocked(ip string) (until time.Time, reason string, ok bool) {
 	if b.count.Load() == 0 {
 		return time.Time{}, "", false
@@ -230,10 +252,13 @@ func (b *BlockList) Blocked(ip string) (until time.Time, reason string, ok bool)
 	return e.Until, e.Reason, true
 }
 
-// Block blocks ip for d (d <= 0: DefaultDuration) and returns once the
-// block is in memory and, when Redis is reachable, published to every
-// instance. A Redis failure is logged, not returned: the block holds locally
-// and is pushed at the next resync. The only errors are an empty ip and
+// Block blocks the client at ip for d (d <= 0: DefaultDuration) and returns
+// once the block is in memory and, when Redis is reachable, published to
+// every instance. The block is keyed by clientkey.FromString(ip): an IPv4
+// address blocks that address, an IPv6 address blocks its /64 (so one
+// client rotating addresses is one entry, and cannot fill the list). A
+// Redis failure is logged, not returned: the block holds locally and is
+// pushed at the next resync. The only errors are an empty ip and
 // ErrNotBlockable.
 func (b *BlockList) Block(ctx context.Context, ip, reason string, d time.Duration) error {
 	temporary := d > 0
@@ -251,7 +276,7 @@ func (b *BlockList) add(ctx context.Context, blk Block) error {
 	if err := b.blockable(blk.IP); err != nil {
 		return err
 	}
-	blk.IP = strings.Clone(blk.IP)
+	blk.IP = strings.Clone(clientkey.FromString(blk.IP))
 	gen := b.put(blk, false)
 	b.tombMu.Lock()
 	delete(b.tombs, blk.IP)
@@ -277,18 +302,28 @@ func (b *BlockList) add(ctx context.Context, blk Block) error {
 	return nil
 }
 
-// Unblock lifts the block of ip on every instance (Redis permitting; else
-// locally now and everywhere at the next resync).
+// Unblock lifts the block of the client at ip on every instance (Redis
+// permitting; else locally now and everywhere at the next resync): the
+// block of its key, as Block made it (an IPv6 address unblocks its /64),
+// and a block of ip itself, as blocks of single IPv6 addresses were made
+// before. Such an older block of another address of the /64 stays until it
+// expires or that address is unblocked (List shows it).
 func (b *BlockList) Unblock(ctx context.Context, ip string) error {
 	if ip == "" {
 		return errors.New("defense: unblock: empty ip")
 	}
-	b.remove(ip)
+	ips := []string{strings.Clone(clientkey.FromString(ip))}
+	if ips[0] != ip {
+		ips = append(ips, strings.Clone(ip))
+	}
+	for _, ip := range ips {
+		b.remove(ip)
+	}
 	if b.rdb != nil {
 		ok := false
 		if b.redisUsable() {
 			ctx, cancel := context.WithTimeout(ctx, b.cfg.RedisTimeout)
-			err := b.writeRedis(ctx, nil, []string{ip})
+			err := b.writeRedis(ctx, nil, ips)
 			cancel()
 			if ok = err == nil; !ok {
 				b.redisFailed(ctx, "unblock", err)
@@ -296,17 +331,20 @@ func (b *BlockList) Unblock(ctx context.Context, ip string) error {
 		}
 		if !ok {
 			b.tombMu.Lock()
-			b.tombs[strings.Clone(ip)] = struct{}{}
+			for _, ip := range ips {
+				b.tombs[ip] = struct{}{}
+			}
 			b.tombMu.Unlock()
 		}
 	}
 	if b.cfg.Store != nil {
-		ip := strings.Clone(ip)
-		b.writes.push(func(ctx context.Context) {
-			if err := b.cfg.Store.DeleteBlockedIP(ctx, ip); err != nil {
-				b.log.Warn("defense: persist unblock", "ip", ip, "err", err)
-			}
-		})
+		for _, ip := range ips {
+			b.writes.push(func(ctx context.Context) {
+				if err := b.cfg.Store.DeleteBlockedIP(ctx, ip); err != nil {
+					b.log.Warn("defense: persist unblock", "ip", ip, "err", err)
+				}
+			})
+		}
 	}
 	return nil
 }
@@ -367,6 +405,20 @@ func (b *BlockList) shard(ip string) *blockShard {
 func (b *BlockList) blockable(ip string) error {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
+		// A client key of a whole IPv6 /64 (from Redis or the Store): refused when it holds
+		// this host's loopback or overlaps a trusted proxy's range.
+		pfx, perr := netip.ParsePrefix(ip)
+		if perr != nil {
+			return nil
+		}
+		if pfx.Contains(netip.IPv6Loopback()) {
+			return fmt.Errorf("%w: %s: it is this host's own", ErrNotBlockable, ip)
+		}
+		for _, p := range b.cfg.TrustedProxies {
+			if p.Overlaps(pfx) {
+				return fmt.Errorf("%w: %s: it holds a trusted proxy (%s), whose requests are every client's", ErrNotBlockable, ip, p)
+			}
+		}
 		return nil
 	}
 	a = a.Unmap()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/neko-defense/neko/internal/clientkey"
 	"github.com/neko-defense/neko/internal/redistest"
 	"github.com/neko-defense/neko/store"
 )
@@ -586,9 +587,171 @@ func TestBlockListRefusesUnblockable(t *testing.T) {
 			if errors.Is(err, ErrNotBlockable) != tc.refused || (!tc.refused && err != nil) {
 				t.Fatalf("Block(%s) = %v, want refused %v", tc.ip, err, tc.refused)
 			}
-			if _, _, ok := b.Blocked(tc.ip); ok == tc.refused {
+			if _, _, ok := b.BlockedClient(clientkey.FromString(tc.ip), tc.ip); ok == tc.refused {
 				t.Errorf("Blocked(%s) = %v, want %v", tc.ip, ok, !tc.refused)
 			}
 		})
+	}
+}
+
+// TestBlockListIPv6BlocksPrefix checks that a block of an IPv6 address covers its /64, which
+// the holder of the address can rotate through at will, that rotating blocked addresses inside
+// it makes one entry instead of filling the list, and that IPv4 stays per address.
+func TestBlockListIPv6BlocksPrefix(t *testing.T) {
+	clock := newFakeClock()
+	st := newFakeBlockStore()
+	b := newTestBlockList(t, BlockListConfig{Now: clock.Now, Store: st, MaxEntries: 64})
+	ctx := t.Context()
+	for i := range 1000 { // a client blocked again and again as it rotates its address
+		if err := b.Block(ctx, fmt.Sprintf("2001:db8:1:2::%x", i+1), "honeypot", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := b.Stats(); st.Entries != 1 || st.Dropped != 0 {
+		t.Fatalf("stats %+v after 1000 blocks inside one /64: want 1 entry, none dropped", st)
+	}
+	list := b.List()
+	if len(list) != 1 || list[0].IP != "2001:db8:1:2::/64" {
+		t.Fatalf("List() = %+v, want the one /64", list)
+	}
+	for _, c := range []struct {
+		addr    string
+		blocked bool
+	}{
+		{"2001:db8:1:2::1", true},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", true}, // never blocked itself
+		{"2001:db8:1:3::1", false},                 // the next /64
+		{"2001:db8:1:1:ffff:ffff:ffff:ffff", false},
+	} {
+		key := clientkey.FromString(c.addr)
+		if _, _, ok := b.BlockedClient(key, c.addr); ok != c.blocked {
+			t.Errorf("BlockedClient(%s, %s) = %v, want %v", key, c.addr, ok, c.blocked)
+		}
+	}
+	// IPv4 is per address, byte for byte as before.
+	if err := b.Block(ctx, "203.0.113.7", "x", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := b.BlockedClient("203.0.113.7", "203.0.113.7"); !ok {
+		t.Error("IPv4 address not blocked")
+	}
+	if _, _, ok := b.BlockedClient("203.0.113.8", "203.0.113.8"); ok {
+		t.Error("IPv4 neighbour blocked")
+	}
+	if err := b.Close(ctx); err != nil { // flushes the Store writes
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	_, prefixStored := st.docs["2001:db8:1:2::/64"]
+	_, v4Stored := st.docs["203.0.113.7"]
+	n := len(st.docs)
+	st.mu.Unlock()
+	if !prefixStored || !v4Stored || n != 2 {
+		t.Errorf("stored %d blocks (prefix %v, IPv4 %v), want the /64 and the IPv4 address", n, prefixStored, v4Stored)
+	}
+}
+
+// TestBlockListIPv6UnblockAndLegacy checks blocks of single IPv6 addresses stored before blocks
+// covered a /64: they still refuse that address (and only it) until they expire, and unblocking
+// any address of the /64 lifts both them and the /64's block, in memory and in the Store.
+func TestBlockListIPv6UnblockAndLegacy(t *testing.T) {
+	clock := newFakeClock()
+	st := newFakeBlockStore(store.BlockedIP{IP: "2001:db8:1:2::1", Reason: "old", BlockedAt: t0.Add(-time.Hour), ExpiresAt: t0.Add(time.Hour)})
+	b := newTestBlockList(t, BlockListConfig{Now: clock.Now, Store: st})
+	key := "2001:db8:1:2::/64"
+	if _, reason, ok := b.BlockedClient(key, "2001:db8:1:2::1"); !ok || reason != "old" {
+		t.Errorf("stored per-address block not enforced: %v %q", ok, reason)
+	}
+	if _, _, ok := b.BlockedClient(key, "2001:db8:1:2::2"); ok {
+		t.Error("a per-address block covers its whole /64")
+	}
+	if err := b.Block(t.Context(), "2001:db8:1:2::5", "new", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Unblock(t.Context(), "2001:db8:1:2::1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2::5"} {
+		if _, _, ok := b.BlockedClient(key, addr); ok {
+			t.Errorf("%s still blocked after unblocking its /64", addr)
+		}
+	}
+	if err := b.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.docs) != 0 || !slices.Contains(st.deleted, key) || !slices.Contains(st.deleted, "2001:db8:1:2::1") {
+		t.Errorf("store docs %v, deleted %v: want the /64 and the old address deleted", st.docs, st.deleted)
+	}
+}
+
+// TestBlockListIPv6Shared checks that /64 blocks round-trip through Redis (events, the resync of
+// a starting instance) and that a per-address IPv6 block written by an older instance is still
+// enforced, and lifted by unblocking that address.
+func TestBlockListIPv6Shared(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := newFakeClock()
+	cfgA, cfgB := sharedConfig(srv.Addr(), clock), sharedConfig(srv.Addr(), clock)
+	closeClient(t, cfgA.Redis)
+	closeClient(t, cfgB.Redis)
+	a, b := newTestBlockList(t, cfgA), newTestBlockList(t, cfgB)
+	ctx := t.Context()
+	rdb := srv.Client(t)
+	const key = "2001:db8:1:2::/64"
+
+	if err := a.Block(ctx, "2001:db8:1:2::1", "honeypot", 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "IPv6 block on A reaching B", func() bool {
+		_, _, ok := b.BlockedClient(key, "2001:db8:1:2::7")
+		return ok
+	})
+	if ttl, err := rdb.PTTL(ctx, "neko:block:"+key).Result(); err != nil || ttl <= 9*time.Minute {
+		t.Errorf("redis key of the /64: TTL %v (%v)", ttl, err)
+	}
+	// An older instance blocked a single address of another /64.
+	const legacy = "2001:db8:9:9::1"
+	if err := rdb.Set(ctx, "neko:block:"+legacy, `{"reason":"old","blockedAt":0,"until":`+fmt.Sprint(t0.Add(time.Hour).UnixMilli())+`}`, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.SAdd(ctx, "neko:blocks", legacy).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfgC := sharedConfig(srv.Addr(), clock)
+	closeClient(t, cfgC.Redis)
+	c := newTestBlockList(t, cfgC) // loads the shared list at start-up
+	if _, _, ok := c.BlockedClient(key, "2001:db8:1:2::99"); !ok {
+		t.Error("a starting instance did not load the /64 block")
+	}
+	if _, _, ok := c.BlockedClient("2001:db8:9:9::/64", legacy); !ok {
+		t.Error("a per-address block in redis is not enforced")
+	}
+	if err := c.Unblock(ctx, legacy); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "unblock of the old address reaching A", func() bool {
+		_, _, ok := a.BlockedClient("2001:db8:9:9::/64", legacy)
+		return !ok && a.Sync(ctx) == nil
+	})
+	if n, _ := rdb.Exists(ctx, "neko:block:"+legacy).Result(); n != 0 {
+		t.Error("the old per-address key is still in redis")
+	}
+}
+
+// A stored block of a whole /64 is refused like an address when it holds this host's loopback or
+// a trusted proxy's range.
+func TestBlockListRefusesUnblockablePrefixes(t *testing.T) {
+	st := newFakeBlockStore(
+		store.BlockedIP{IP: "::/64", Reason: "holds ::1", BlockedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+		store.BlockedIP{IP: "fdaa:0:1:2::/64", Reason: "a proxy's", BlockedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+		store.BlockedIP{IP: "2001:db8:1:2::/64", Reason: "a client's", BlockedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+	)
+	b := newTestBlockList(t, BlockListConfig{Now: newFakeClock().Now, Store: st,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("fdaa::/16")}})
+	for key, want := range map[string]bool{"::/64": false, "fdaa:0:1:2::/64": false, "2001:db8:1:2::/64": true} {
+		if _, _, ok := b.Blocked(key); ok != want {
+			t.Errorf("stored block of %s restored = %v, want %v", key, ok, want)
+		}
 	}
 }

@@ -5,14 +5,20 @@
 // It knows nothing of HTTP. Server middleware turns each request into plain
 // values and drives the package in this order:
 //
-//	BlockList.Blocked(ip)         in-memory lookup, no network: refuse early
-//	Scorer.Score(RequestInfo)     per-address state in bounded memory -> Verdict
+//	BlockList.BlockedClient(key, ip) in-memory lookup, no network: refuse early
+//	Scorer.Score(RequestInfo)     per-client state in bounded memory -> Verdict
 //	Responder.HandleAsync(...)    when the verdict is Block: the block is applied
 //	                              synchronously (memory + Redis publish), the
 //	                              incident write and audit run on a worker
 //	MatchTrap(path)               honeypot routes: Honeypot.Record queues the
 //	                              trigger document and runs HONEYPOT_CAPTURE
-//	Scorer.Observe(ip, d)         after the response: feeds the timing rule
+//	Scorer.Observe(key, d)        after the response: feeds the timing rule
+//
+// Every per-client state (scorer history, block list entries, monitor
+// claims) is keyed by the client's key (internal/clientkey: an IPv4 address,
+// the /64 of an IPv6 client, which can rotate the addresses inside it at
+// will). Incidents and honeypot triggers record the exact address as
+// evidence; the block their playbook applies covers the key.
 //
 // Blocks reach every instance through Redis (a key per address with a TTL,
 // an index set, and a pub/sub channel); each instance keeps the whole list in

@@ -121,7 +121,7 @@ type Responder struct {
 	quarOrder []string // FIFO ring of quar's keys, for eviction
 	quarNext  int
 
-	// monitored remembers when Monitor last recorded an address; monitors
+	// monitored remembers when Monitor last recorded a client key; monitors
 	// bounds the recording rate of all addresses together.
 	monitored *slotcache.Cache[string, time.Time]
 	monitors  *rate.Limiter
@@ -250,21 +250,23 @@ func (r *Responder) handleAsync(ctx context.Context, in store.Incident) (store.I
 }
 
 // ClaimMonitor tells whether a challenged request (served, but suspicious)
-// from ip should be recorded by Monitor, and if so claims the record. A
+// from the client with key (clientkey: an IPv4 address, an IPv6 client's
+// /64) should be recorded by Monitor, and if so claims the record. A
 // client that keeps being challenged (curl's default user agent scores 40
-// on every request) would otherwise write one incident per request, so an
-// address is recorded at most once per MonitorInterval and all addresses
-// together at most MonitorRate times a second. It is one hash and one
-// atomic load when the address was recorded recently.
-func (r *Responder) ClaimMonitor(ip string) bool {
+// on every request) would otherwise write one incident per request, so a
+// client is recorded at most once per MonitorInterval, however many
+// addresses of its /64 it uses, and all clients together at most
+// MonitorRate times a second. It is one hash and one atomic load when the
+// client was recorded recently.
+func (r *Responder) ClaimMonitor(key string) bool {
 	now := r.now()
-	if last, ok := r.monitored.Get(ip); ok && now.Sub(last) < r.cfg.MonitorInterval {
+	if last, ok := r.monitored.Get(key); ok && now.Sub(last) < r.cfg.MonitorInterval {
 		return false
 	}
 	if !r.monitors.AllowN(now, 1) {
 		return false
 	}
-	r.monitored.Put(strings.Clone(ip), now)
+	r.monitored.Put(strings.Clone(key), now)
 	return true
 }
 

@@ -408,3 +408,25 @@ func TestPlaybookBlockOfUnblockableAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaybookBlocksIPv6Prefix checks that a playbook's block of an IPv6 client covers its /64,
+// which the client can rotate through, while the incident keeps the exact address as evidence.
+func TestPlaybookBlocksIPv6Prefix(t *testing.T) {
+	e := newResponderEnv(t, ResponderConfig{})
+	in, err := e.r.Handle(t.Context(), CategoryHoneypot, "high", "2001:db8:1:2::1", 80, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !in.AutoBlocked || in.Actor.IP != "2001:db8:1:2::1" {
+		t.Fatalf("incident actor %q, auto-blocked %v: want the exact address, blocked", in.Actor.IP, in.AutoBlocked)
+	}
+	if _, _, ok := e.blocks.BlockedClient("2001:db8:1:2::/64", "2001:db8:1:2::2"); !ok {
+		t.Error("another address of the /64 is not blocked")
+	}
+	if _, _, ok := e.blocks.BlockedClient("2001:db8:1:3::/64", "2001:db8:1:3::1"); ok {
+		t.Error("the next /64 is blocked")
+	}
+	if l := e.blocks.List(); len(l) != 1 || l[0].IP != "2001:db8:1:2::/64" {
+		t.Errorf("block list %+v, want the /64", l)
+	}
+}

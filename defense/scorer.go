@@ -65,7 +65,10 @@ const (
 // values. The scorer copies what it keeps, so the strings may alias buffers
 // the caller reuses after Score returns.
 type RequestInfo struct {
-	// IP is the client address (Fly-Client-IP aware, resolved by the server).
+	// IP is the client's key (clientkey.Of of the address the server
+	// resolved, Fly-Client-IP aware): the address for IPv4, the /64 for
+	// IPv6. The history is kept per key, so addresses rotated inside one
+	// IPv6 /64 add up as one client's requests.
 	IP string
 	// Method is the HTTP method.
 	Method string
@@ -567,7 +570,8 @@ func appendDecodedLower(dst []byte, s string) []byte {
 	return dst
 }
 
-// Observe records how long the response to a request from ip took; it
+// Observe records how long the response to a request from the client with
+// key ip (RequestInfo.IP) took; it
 // feeds the timing rule (rule 5), which therefore only ever judges real
 // response times: with at least 5 observations, +10 when their average is
 // over 100 ms and the latest is under 30% of it. (The original compared

@@ -10,6 +10,7 @@ import (
 
 	"github.com/neko-defense/neko/defense"
 	"github.com/neko-defense/neko/graphql"
+	"github.com/neko-defense/neko/internal/clientkey"
 	"github.com/neko-defense/neko/security"
 	"github.com/neko-defense/neko/store"
 )
@@ -134,14 +135,15 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 		if r.blocks == nil {
 			return nil, notConfigured("the block list")
 		}
-		addr, err := blockableArg(p, "ip")
+		addr, err := clientArg(p, "ip")
 		if err != nil {
 			return nil, err
 		}
 		if err := blockable(addr); err != nil {
 			return nil, err
 		}
-		ip := addr.String()
+		// An IPv6 address blocks its /64 (clientkey): the block list derives the same key.
+		ip, key := addr.String(), clientkey.Of(addr)
 		reason := strings.TrimSpace(argString(p, "reason"))
 		if reason == "" || utf8.RuneCountInString(reason) > maxBlockReasonLen {
 			return nil, inputErrorf("reason must be 1 to %d characters", maxBlockReasonLen)
@@ -153,15 +155,15 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 			}
 			d = time.Duration(n) * time.Minute
 		}
-		if err := r.blocks.Block(ctx, ip, "admin: "+reason, d); err != nil {
+		if err := r.blocks.Block(ctx, key, "admin: "+reason, d); err != nil {
 			if errors.Is(err, defense.ErrNotBlockable) { // a trusted proxy's address
 				return nil, inputErrorf("%s cannot be blocked: it is a trusted proxy's or this host's own", ip)
 			}
 			return nil, err
 		}
-		r.auditAddress(ctx, "address_block", ip, map[string]any{"reason": reason, "minutes": int(d / time.Minute)})
+		r.auditAddress(ctx, "address_block", ip, key, map[string]any{"reason": reason, "minutes": int(d / time.Minute)})
 		for _, blk := range r.blocks.List() {
-			if blk.IP == ip {
+			if blk.IP == key {
 				return &blk, nil
 			}
 		}
@@ -171,15 +173,21 @@ func (r *Resolvers) bindAdmin(b map[string]map[string]graphql.Field) {
 		if r.blocks == nil {
 			return nil, notConfigured("the block list")
 		}
-		ip, err := ipArg(p, "ip")
+		addr, err := clientArg(p, "ip")
 		if err != nil {
 			return nil, err
 		}
-		_, _, was := r.blocks.Blocked(ip)
+		// The block of the client's key (an IPv6 address's /64), and a block of an IPv6
+		// address alone made before blocks covered the /64: Unblock lifts both.
+		ip, key := addr.String(), clientkey.Of(addr)
+		_, _, was := r.blocks.Blocked(key)
+		if _, _, alone := r.blocks.Blocked(ip); alone {
+			was = true
+		}
 		if err := r.blocks.Unblock(ctx, ip); err != nil {
 			return nil, err
 		}
-		r.auditAddress(ctx, "address_unblock", ip, map[string]any{"was_blocked": was})
+		r.auditAddress(ctx, "address_unblock", ip, key, map[string]any{"was_blocked": was})
 		return was, nil
 	})
 	m["createApiKey"] = blocking(func(ctx context.Context, p graphql.ResolveParams) (any, error) {
@@ -337,11 +345,25 @@ func blockableArg(p graphql.ResolveParams, name string) (netip.Addr, error) {
 	return a.Unmap().WithZone(""), nil
 }
 
+// clientArg is blockableArg that also takes the /64 of an IPv6 client as blockedAddresses shows
+// it ("2001:db8:1:2::/64"), returning its first address, whose client key is that /64.
+func clientArg(p graphql.ResolveParams, name string) (netip.Addr, error) {
+	if pf, err := netip.ParsePrefix(strings.TrimSpace(argString(p, name))); err == nil {
+		if a := pf.Addr(); a.Is6() && !a.Is4In6() && pf.Bits() == clientkey.IPv6Bits {
+			return pf.Masked().Addr(), nil
+		}
+		return netip.Addr{}, inputErrorf("%s must be an IPv4 or IPv6 address, or an IPv6 /%d", name, clientkey.IPv6Bits)
+	}
+	return blockableArg(p, name)
+}
+
 // blockable refuses addresses no client request comes from (unspecified, broadcast) and this
 // host's own (loopback), whose block would lock out local administration and health checks
 // rather than any attacker.
+// An IPv6 address blocks its /64, so one whose /64 holds the loopback address (::/64) is refused too.
 func blockable(a netip.Addr) error {
-	if a.IsUnspecified() || a.IsLoopback() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+	if a.IsUnspecified() || a.IsLoopback() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) ||
+		clientkey.Prefix(a).Contains(netip.IPv6Loopback()) {
 		return inputErrorf("%s cannot be blocked: no client request comes from it, or it is this host's own", a)
 	}
 	return nil
@@ -395,14 +417,18 @@ func (r *Resolvers) audited(fields map[string]graphql.Field, name string, cat se
 }
 
 // auditAddress records an administrator's block or unblock with its target: the generic
-// mutation event (auditMutations) does not record arguments.
-func (r *Resolvers) auditAddress(ctx context.Context, action, ip string, details map[string]any) {
+// mutation event (auditMutations) does not record arguments. The resource is the block list's
+// entry, key; when that is an IPv6 /64, details keep the address the administrator gave.
+func (r *Resolvers) auditAddress(ctx context.Context, action, ip, key string, details map[string]any) {
 	if r.auditor == nil {
 		return
 	}
+	if key != ip {
+		details["address"] = ip
+	}
 	r.auditor.Record(security.AuditEvent{
 		Level: security.LevelWarn, Category: security.CategorySecurity, Action: action, Result: security.ResultSuccess,
-		Actor: security.ActorOf(ctx), Resource: security.AuditResource{Type: "ip", ID: ip}, Details: details,
+		Actor: security.ActorOf(ctx), Resource: security.AuditResource{Type: "ip", ID: key}, Details: details,
 		Tags: []string{"block-list"},
 	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/neko-defense/neko/internal/clientkey"
 	"github.com/neko-defense/neko/resilience"
 )
 
@@ -26,8 +27,10 @@ import (
 type ThrottleConfig struct {
 	// PerUser is the burst and per-Window refill of failed logins per username. Default 5.
 	PerUser int
-	// PerAddr is the burst and per-Window refill of failed logins per client address (see
-	// WithClientAddr). Default 20. Attempts without an address are limited per username only.
+	// PerAddr is the burst and per-Window refill of failed logins per client (see
+	// WithClientAddr): per address for IPv4, per /64 for IPv6, whose holder can rotate the
+	// addresses inside it at will (clientkey). Default 20. Attempts without an address are
+	// limited per username only.
 	PerAddr int
 	// Window is the refill period. Default 1 minute.
 	Window time.Duration
@@ -103,9 +106,15 @@ func newThrottle(cfg ThrottleConfig) *throttle {
 func (t *throttle) sharedKeys(username, addr string) []sharedKey {
 	keys := []sharedKey{{"login:user:" + throttleKey(strings.ToLower(username)), t.sharedLimit(t.cfg.PerUser)}}
 	if addr != "" {
-		keys = append(keys, sharedKey{"login:addr:" + throttleKey(addr), t.sharedLimit(t.cfg.PerAddr)})
+		keys = append(keys, sharedKey{"login:addr:" + addrKey(addr), t.sharedLimit(t.cfg.PerAddr)})
 	}
 	return keys
+}
+
+// addrKey is the throttle's key of the client at addr: its client key (the address for IPv4,
+// unchanged; the /64 for IPv6), capped like every key.
+func addrKey(addr string) string {
+	return throttleKey(clientkey.FromString(addr))
 }
 
 type sharedKey struct {
@@ -163,7 +172,7 @@ func (t *throttle) acquire(username, addr string, now time.Time) (refund func(),
 	}
 	var ra *rate.Reservation
 	if addr != "" {
-		if ra, wait, ok = reserve(t.addrs.get(throttleKey(addr)), now); !ok {
+		if ra, wait, ok = reserve(t.addrs.get(addrKey(addr)), now); !ok {
 			ru.CancelAt(now)
 			return nil, wait, false
 		}

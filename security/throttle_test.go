@@ -212,3 +212,65 @@ func TestLoginThrottleSharedAcrossInstances(t *testing.T) {
 		t.Fatalf("B after the refill: %v", err)
 	}
 }
+
+// TestLoginThrottlePerIPv6Prefix checks that an IPv6 client is throttled as its /64: rotating the
+// address inside it gives no fresh budget of guesses, locally or in the fleet's shared counts,
+// while another /64 and the audit record's exact address are unaffected.
+func TestLoginThrottlePerIPv6Prefix(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		shared bool
+	}{{"local", false}, {"shared across instances", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			clock := newFakeClock()
+			users := newFakeUsers(t)
+			var opts []func(*AuthConfig)
+			if c.shared {
+				shared, err := resilience.NewRateLimiter(resilience.RateLimitConfig{Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = shared.Close() })
+				opts = append(opts, func(c *AuthConfig) { c.Throttle.Shared = shared })
+			}
+			a := newUserAuth(t, users, clock, opts...)
+			b := a
+			if c.shared { // the second half of the guesses lands on another instance
+				b = newUserAuth(t, users, clock, opts...)
+			}
+			from := func(addr string) context.Context { return WithClientAddr(context.Background(), addr) }
+			for i := range 20 { // each guess from a fresh address of the same /64, for a fresh user
+				inst := a
+				if i >= 10 {
+					inst = b
+				}
+				addr := fmt.Sprintf("2001:db8:1:2::%x", i+1)
+				if _, _, err := inst.Login(from(addr), fmt.Sprintf("user-%d", i), "guess", ""); !errors.Is(err, ErrInvalidCredentials) {
+					t.Fatalf("failure %d from %s: err = %v", i+1, addr, err)
+				}
+			}
+			if _, _, err := b.Login(from("2001:db8:1:2:dead:beef:0:1"), "fresh-user", "guess", ""); !errors.Is(err, ErrLoginThrottled) {
+				t.Fatalf("21st failure from the same /64: err = %v, want ErrLoginThrottled", err)
+			}
+			if _, _, err := b.Login(from("2001:db8:1:3::1"), "fresh-user", "guess", ""); !errors.Is(err, ErrInvalidCredentials) {
+				t.Fatalf("another /64: err = %v, want ErrInvalidCredentials", err)
+			}
+		})
+	}
+}
+
+func TestLoginThrottleAddrKey(t *testing.T) {
+	for _, c := range []struct{ name, addr, want string }{
+		{"IPv4 unchanged", "198.51.100.66", "198.51.100.66"},
+		{"IPv4-mapped is its IPv4 address", "::ffff:198.51.100.66", "198.51.100.66"},
+		{"IPv6 is its /64", "2001:db8:1:2::66", "2001:db8:1:2::/64"},
+		{"zone dropped", "fe80::1%eth0", "fe80::/64"},
+		{"not an address is kept", "unix-socket", "unix-socket"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := addrKey(c.addr); got != c.want {
+				t.Errorf("addrKey(%q) = %q, want %q", c.addr, got, c.want)
+			}
+		})
+	}
+}

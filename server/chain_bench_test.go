@@ -130,11 +130,13 @@ func BenchmarkSecurityChain(b *testing.B) {
 		bare     bool
 		defended bool
 		token    bool
+		ipv6     bool
 	}{
-		{"bare fiber", true, false, false},
-		{"defenses off, anonymous", false, false, false},
-		{"defenses on, anonymous", false, true, false},
-		{"defenses on, bearer token", false, true, true},
+		{"bare fiber", true, false, false, false},
+		{"defenses off, anonymous", false, false, false, false},
+		{"defenses on, anonymous", false, true, false, false},
+		{"defenses on, anonymous IPv6", false, true, false, true},
+		{"defenses on, bearer token", false, true, true, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var handler fasthttp.RequestHandler
@@ -154,8 +156,12 @@ func BenchmarkSecurityChain(b *testing.B) {
 					token, _ = auth.Issue(security.Identity{Username: "tv-monitor", Role: security.RoleViewer})
 				}
 			}
+			peer := net.IPv4(203, 0, 113, 9)
+			if c.ipv6 {
+				peer = net.ParseIP("2001:db8:1:2::9")
+			}
 			var ctx fasthttp.RequestCtx
-			ctx.Init(graphQLPost(query, token), &net.TCPAddr{IP: net.IPv4(203, 0, 113, 9), Port: 40000}, nil)
+			ctx.Init(graphQLPost(query, token), &net.TCPAddr{IP: peer, Port: 40000}, nil)
 			serve := func() int {
 				ctx.ResetUserValues()
 				ctx.Response.Reset()

@@ -56,15 +56,15 @@ func (s *Server) blockList(c *fiber.Ctx) error {
 	if d == nil || exemptFromLimits(c.Path()) {
 		return c.Next()
 	}
-	ip := s.clientIP(c)
-	if _, reason, blocked := d.BlockList.Blocked(ip); blocked {
+	cl := s.client(c)
+	if _, reason, blocked := d.BlockList.BlockedClient(cl.key, cl.text); blocked {
 		s.deps.Metrics.ThreatBlocked.Inc()
 		err := blockedError(time.Now())
 		c.Response().Header.SetBytesKV(headerDefense, defenseBlocked)
 		// A blocked client may keep sending as fast as it can (a wrk run made 300,000 lines in
 		// 28 s): the count is in neko_threat_blocked_total, the log gets a sample.
 		s.blockedLog.Do(func() {
-			s.deps.Logger.Info("blocked address refused (sampled: at most one line a second)", "ip", ip, "reason", reason,
+			s.deps.Logger.Info("blocked address refused (sampled: at most one line a second)", "ip", cl.text, "client", cl.key, "reason", reason,
 				"security_id", err.extensions["securityId"], "request_id", state(c).id)
 		})
 		return err
@@ -73,8 +73,9 @@ func (s *Server) blockList(c *fiber.Ctx) error {
 }
 
 // requestInfo describes the request for the threat scorer: one pass over its headers notes which
-// of the ones the rules look at are present, and counts them all.
-func (s *Server) requestInfo(c *fiber.Ctx, ip string, now time.Time) defense.RequestInfo {
+// of the ones the rules look at are present, and counts them all. key is the client's key, under
+// which the scorer keeps its history.
+func (s *Server) requestInfo(c *fiber.Ctx, key string, now time.Time) defense.RequestInfo {
 	h := &c.Request().Header
 	var present defense.HeaderSet
 	count := 0
@@ -88,7 +89,7 @@ func (s *Server) requestInfo(c *fiber.Ctx, ip string, now time.Time) defense.Req
 	}
 	return defense.RequestInfo{
 		// The strings alias fasthttp's buffers: the scorer copies what it keeps.
-		IP: ip, Method: c.Method(), Path: c.OriginalURL(), UserAgent: utils.UnsafeString(h.UserAgent()),
+		IP: key, Method: c.Method(), Path: c.OriginalURL(), UserAgent: utils.UnsafeString(h.UserAgent()),
 		Headers: present, HeaderCount: count, PayloadSize: size,
 		Authenticated: state(c).identity.Authenticated(), Now: now,
 	}
@@ -105,15 +106,16 @@ func (s *Server) threatScore(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	start := time.Now()
-	ip := s.clientIP(c)
-	info := s.requestInfo(c, ip, start)
+	cl := s.client(c)
+	ip := cl.text // the exact address: evidence in incidents and logs; cl.key counts
+	info := s.requestInfo(c, cl.key, start)
 	v := d.Scorer.Score(info)
 	if v.Score > 0 {
 		var buf [20]byte
 		c.Response().Header.AddBytesKV(headerThreatScore, strconv.AppendInt(buf[:0], int64(v.Score), 10))
 		c.Response().Header.SetBytesKV(headerDefense, defenseActive)
 	}
-	defer func() { d.Scorer.Observe(ip, time.Since(start)) }()
+	defer func() { d.Scorer.Observe(cl.key, time.Since(start)) }()
 	if _, trap := s.trapPath(c.Path()); trap {
 		state(c).verdict = v
 		return c.Next()
@@ -133,7 +135,7 @@ func (s *Server) threatScore(c *fiber.Ctx) error {
 		return err
 	case defense.ActionChallenge:
 		s.deps.Logger.Info("suspicious request", "ip", ip, "score", v.Raw, "reasons", v.Reasons, "path", c.Path())
-		if d.Responder.ClaimMonitor(ip) {
+		if d.Responder.ClaimMonitor(cl.key) {
 			d.Responder.Monitor(s.requestContext(c), ip, v.Score, v.Severity(), map[string]any{
 				"signal": v.Category, "reasons": v.Reasons, "path": strings.Clone(truncateString(info.Path, 400)),
 				"method": info.Method, "user_agent": strings.Clone(info.UserAgent), "request_id": state(c).id,
@@ -211,7 +213,7 @@ func (s *Server) trap(c *fiber.Ctx) error {
 	return c.Send(tr.Body)
 }
 
-// Rate-limit escalation: an address refused this many times within hammerWindow gets the RATE_LIMIT_VIOLATION playbook (a temporary block).
+// Rate-limit escalation: a client (key) refused this many times within hammerWindow gets the RATE_LIMIT_VIOLATION playbook (a temporary block).
 const (
 	hammerRejections = 3
 	hammerWindow     = time.Minute
@@ -275,10 +277,12 @@ func (s *Server) limitRequests(c *fiber.Ctx) error {
 	if !refused {
 		return err
 	}
-	ip := s.clientIP(c)
-	// Escalation blocks the address, so it answers only an address's own (anonymous) limit: a
-	// user or API key over its limit must not lock everyone behind the same address out.
-	if !state(c).identity.Authenticated() && s.hammer.reject(ip, time.Now()) {
+	cl := s.client(c)
+	ip := cl.text
+	// Escalation blocks the client, so it answers only a client's own (anonymous) limit: a
+	// user or API key over its limit must not lock everyone behind the same address out. It
+	// counts per client key, as the limit does: an IPv6 client is refused as its /64.
+	if !state(c).identity.Authenticated() && s.hammer.reject(cl.key, time.Now()) {
 		in, _ := d.Responder.HandleAsync(s.requestContext(c), defense.CategoryRateLimit, "medium", ip, 50, map[string]any{
 			"rejections": hammerRejections, "window": hammerWindow.String(), "path": strings.Clone(c.Path()),
 			"identity": state(c).identity.Username,

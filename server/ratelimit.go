@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 	"github.com/valyala/fasthttp"
 
+	"github.com/neko-defense/neko/internal/clientkey"
 	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/security"
 )
@@ -168,15 +169,23 @@ func ceilSeconds(d time.Duration) int {
 	return int(math.Ceil(d.Seconds()))
 }
 
-// clientIP is the caller's address: the socket peer, or, when the peer is a trusted proxy
+// clientIP is the caller's exact address: the socket peer, or, when the peer is a trusted proxy
 // (Fly's edge), the address it reports in Fly-Client-IP or the first X-Forwarded-For entry.
-// Headers from untrusted peers are ignored: anyone can send them.
+// Headers from untrusted peers are ignored: anyone can send them. Limits and blocks use the
+// client's key instead (s.client(c).key).
 func (s *Server) clientIP(c *fiber.Ctx) string { return s.client(c).text }
 
-// clientAddr is a client address's text and its key in the rate limit, made once per address
-// (Server.addrs): the same clients come back on every request, and formatting allocates.
+// clientAddr is a client address's text, its client key and its key in the rate limit, made once
+// per address (Server.addrs): the same clients come back on every request, and formatting
+// allocates.
+//
+// text is the exact address: who it was, for logs, audit records, incidents and honeypot
+// triggers. key (clientkey.Of: the address for IPv4, the /64 for IPv6) is what every per-client
+// defense counts: the anonymous rate limit (limitKey is "ip:" + key), its escalation, the
+// threat scorer's history and the block list. A client that rotates addresses inside its /64
+// stays one client to all of them.
 type clientAddr struct {
-	text, limitKey string
+	text, key, limitKey string
 }
 
 // client returns the caller's address, resolved once per request.
@@ -192,7 +201,7 @@ func (s *Server) resolveClient(c *fiber.Ctx) *clientAddr {
 	peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
 	if !ok {
 		text := c.Context().RemoteIP().String()
-		return &clientAddr{text: text, limitKey: "ip:" + text}
+		return &clientAddr{text: text, key: text, limitKey: "ip:" + text}
 	}
 	peer = peer.Unmap()
 	if s.trusted(peer) {
@@ -240,8 +249,11 @@ func (s *Server) addrOf(a netip.Addr) *clientAddr {
 	if e, ok := s.addrs.Get(a); ok {
 		return e
 	}
-	text := a.String()
-	e := &clientAddr{text: text, limitKey: "ip:" + text}
+	text, key := a.String(), clientkey.Of(a)
+	if key == text { // IPv4: share the string
+		key = text
+	}
+	e := &clientAddr{text: text, key: key, limitKey: "ip:" + key}
 	s.addrs.Put(a, e)
 	return e
 }

@@ -225,3 +225,80 @@ func TestPersistedQueryRegistrationChargesItsSize(t *testing.T) {
 		t.Fatal("a refused registration was stored")
 	}
 }
+
+// An IPv6 client holds a whole /64 and picks addresses in it at will: the anonymous rate limit,
+// its escalation and the block list count it as its /64, while another /64 and IPv4 neighbours
+// are other clients.
+func TestIPv6ClientIsItsPrefix(t *testing.T) {
+	s, _ := newBenchServer(t, true)
+	s.deps.RateLimit.Anonymous = resilience.Limit{Rate: 0.001, Burst: 5}
+	handler := s.app.Handler()
+	send := func(peer string) int {
+		t.Helper()
+		var ctx fasthttp.RequestCtx
+		ctx.Init(graphQLPost(`{"query":"{ ok }"}`, ""), &net.TCPAddr{IP: net.ParseIP(peer), Port: 40000}, nil)
+		handler(&ctx)
+		return ctx.Response.StatusCode()
+	}
+	for i := range 5 {
+		if status := send(fmt.Sprintf("2001:db8:1:2::%x", i+1)); status != 200 {
+			t.Fatalf("request %d: status %d", i+1, status)
+		}
+	}
+	if status := send("2001:db8:1:2::6"); status != 429 {
+		t.Fatalf("a fresh address of the exhausted /64: status %d, want 429", status)
+	}
+	if status := send("2001:db8:1:3::1"); status != 200 {
+		t.Fatalf("another /64: status %d, want 200", status)
+	}
+	// Two more refusals, each from yet another address, escalate to a block of the /64
+	// (the RATE_LIMIT_VIOLATION playbook), which refuses the whole /64 and nothing else.
+	for _, peer := range []string{"2001:db8:1:2::7", "2001:db8:1:2::8"} {
+		if status := send(peer); status != 429 {
+			t.Fatalf("%s: status %d, want 429", peer, status)
+		}
+	}
+	if _, _, ok := s.deps.Defense.BlockList.Blocked("2001:db8:1:2::/64"); !ok {
+		t.Fatalf("no block of the /64 after three refusals: %+v", s.deps.Defense.BlockList.List())
+	}
+	if status := send("2001:db8:1:2:ffff::1"); status != 403 {
+		t.Fatalf("an unused address of the blocked /64: status %d, want 403", status)
+	}
+	if status := send("2001:db8:1:3::2"); status != 200 {
+		t.Fatalf("another /64 after the block: status %d, want 200", status)
+	}
+	// IPv4 stays per address.
+	for i := range 5 {
+		if status := send("198.51.100.20"); status != 200 {
+			t.Fatalf("IPv4 request %d: status %d", i+1, status)
+		}
+	}
+	if status := send("198.51.100.20"); status != 429 {
+		t.Fatalf("IPv4 over its limit: status %d, want 429", status)
+	}
+	if status := send("198.51.100.21"); status != 200 {
+		t.Fatalf("IPv4 neighbour: status %d, want 200", status)
+	}
+	// The threat scorer keeps one history per client: two /64s (seven addresses scored) and two
+	// IPv4 addresses.
+	if n := s.deps.Defense.Scorer.Tracked(); n != 4 {
+		t.Errorf("scorer tracks %d histories, want 4 (one per /64, one per IPv4 address)", n)
+	}
+}
+
+// The client's exact address is kept for evidence; the key every limit uses is derived from it.
+func TestClientAddrKeys(t *testing.T) {
+	s, _ := newBenchServer(t, false)
+	for _, c := range []struct{ name, addr, text, key, limitKey string }{
+		{"IPv4", "203.0.113.9", "203.0.113.9", "203.0.113.9", "ip:203.0.113.9"},
+		{"IPv6", "2001:db8:1:2::7", "2001:db8:1:2::7", "2001:db8:1:2::/64", "ip:2001:db8:1:2::/64"},
+		{"IPv6 with zone", "fe80::1%eth0", "fe80::1%eth0", "fe80::/64", "ip:fe80::/64"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := s.addrOf(netip.MustParseAddr(c.addr))
+			if e.text != c.text || e.key != c.key || e.limitKey != c.limitKey {
+				t.Errorf("addrOf(%s) = %+v, want text %q key %q limit key %q", c.addr, *e, c.text, c.key, c.limitKey)
+			}
+		})
+	}
+}

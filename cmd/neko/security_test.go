@@ -617,6 +617,21 @@ func TestRateLimitRefusesAndEscalates(t *testing.T) {
 		t.Fatalf("another address: %d", resp.StatusCode)
 	}
 
+	// An IPv6 client holds its whole /64: rotating the address inside it neither escapes the
+	// limit nor the escalation's block, which covers the /64; the next /64 is another client.
+	for i, want := range []int{200, 200, 200, 429, 429, 429, 403} {
+		addr := "2001:db8:90:1::" + strconv.Itoa(i+1)
+		if resp := send(addr); resp.StatusCode != want {
+			t.Fatalf("IPv6 request %d from %s: %d, want %d", i, addr, resp.StatusCode, want)
+		}
+	}
+	if resp := send("2001:db8:90:1:ffff:ffff:ffff:ffff"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("an unused address of the blocked /64: %d", resp.StatusCode)
+	}
+	if resp := send("2001:db8:90:2::1"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("another /64: %d", resp.StatusCode)
+	}
+
 	// A batch that runs out of tokens partway answers RATE_LIMITED for the items refused, in a
 	// well-formed array.
 	batch := `[{"query":"{ __typename }"},{"query":"{ getDINAAgents(limit: 50) { agents { rank } } }"},{"query":"{ getDINAAgents(limit: 50) { agents { full_name } } }"}]`
@@ -652,4 +667,98 @@ func TestRateLimitRefusesAndEscalates(t *testing.T) {
 		}
 	}
 
+}
+
+// TestIPv6ClientIsBlockedByItsPrefix: a block of an IPv6 client, by a playbook or an
+// administrator, covers its /64, which it could otherwise rotate through; the listing shows the
+// /64, which unblocks like an address; the incident keeps the exact address.
+func TestIPv6ClientIsBlockedByItsPrefix(t *testing.T) {
+	const scanner, rotated, neighbour, adminIP = "2001:db8:70:1::1", "2001:db8:70:1::2", "2001:db8:70:2::1", "203.0.113.75"
+	assertBlockedBody(t, sqlmapProbe(t, scanner))
+	assertBlockedBody(t, get(t, "/api/stats", from(rotated, browser...)...))
+	if res := get(t, "/api/stats", from(neighbour, browser...)...); res.Status != http.StatusOK {
+		t.Fatalf("another /64: %d %s", res.Status, res.RawBody)
+	}
+
+	admin := tokens[security.RoleAdmin]
+	adminQuery := func(q string, vars map[string]any, dst any) {
+		t.Helper()
+		res := gqlFrom(t, adminIP, admin, q, vars, browser...)
+		if res.Status != http.StatusOK || len(res.Errors) > 0 {
+			t.Fatalf("%s: %d %s", q, res.Status, res.RawBody)
+		}
+		if err := json.Unmarshal(res.Data, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed := func(ip string) bool {
+		var out struct {
+			B []struct {
+				IP string `json:"ip"`
+			} `json:"blockedAddresses"`
+		}
+		adminQuery(`{ blockedAddresses { ip } }`, nil, &out)
+		return slices.ContainsFunc(out.B, func(b struct {
+			IP string `json:"ip"`
+		}) bool {
+			return b.IP == ip
+		})
+	}
+	if !listed("2001:db8:70:1::/64") || listed(scanner) {
+		t.Fatal("blockedAddresses does not show the scanner's /64 (and only it)")
+	}
+	eventually(t, "the incident with the exact address", func() bool {
+		var out struct {
+			I []struct {
+				IP string `json:"ip"`
+			} `json:"securityIncidents"`
+		}
+		adminQuery(`{ securityIncidents(limit: 100) { ip } }`, nil, &out)
+		for _, in := range out.I {
+			if in.IP == scanner {
+				return true
+			}
+		}
+		return false
+	})
+
+	// The listing's /64 unblocks the whole /64.
+	var unblocked struct {
+		U bool `json:"unblockAddress"`
+	}
+	adminQuery(`mutation($ip: String!) { unblockAddress(ip: $ip) }`, map[string]any{"ip": "2001:db8:70:1::/64"}, &unblocked)
+	if !unblocked.U {
+		t.Fatal("unblockAddress(/64) = false")
+	}
+	if res := get(t, "/api/stats", from(rotated, browser...)...); res.Status != http.StatusOK {
+		t.Fatalf("after unblocking the /64: %d %s", res.Status, res.RawBody)
+	}
+
+	// An administrator's block of an IPv6 address blocks its /64 too.
+	var blk struct {
+		B struct {
+			IP string `json:"ip"`
+		} `json:"blockAddress"`
+	}
+	adminQuery(`mutation($ip: String!) { blockAddress(ip: $ip, reason: "test", minutes: 5) { ip } }`, map[string]any{"ip": "2001:db8:70:3::9"}, &blk)
+	if blk.B.IP != "2001:db8:70:3::/64" {
+		t.Fatalf("blockAddress(IPv6) = %+v, want the /64", blk.B)
+	}
+	assertBlockedBody(t, get(t, "/api/stats", from("2001:db8:70:3::ffff", browser...)...))
+	if res := get(t, "/api/stats", from("2001:db8:70:4::9", browser...)...); res.Status != http.StatusOK {
+		t.Fatalf("another /64 after an admin block: %d", res.Status)
+	}
+	// Refused: a /64 that holds this host's loopback address, and prefixes of other lengths.
+	for _, ip := range []string{"::2", "::/64", "2001:db8:70::/48", "203.0.113.0/24"} {
+		if res := gqlFrom(t, adminIP, admin, `mutation($ip: String!) { blockAddress(ip: $ip, reason: "x") { ip } }`, map[string]any{"ip": ip}, browser...); res.code() != "BAD_USER_INPUT" {
+			t.Fatalf("block %s: %s", ip, res.RawBody)
+		}
+	}
+	adminQuery(`mutation($ip: String!) { unblockAddress(ip: $ip) }`, map[string]any{"ip": "2001:db8:70:3::1"}, &unblocked)
+	if !unblocked.U {
+		t.Fatal("unblockAddress(an address of the blocked /64) = false")
+	}
+	if res := get(t, "/api/stats", from("2001:db8:70:3::ffff", browser...)...); res.Status != http.StatusOK {
+		t.Fatalf("after unblocking: %d", res.Status)
+	}
 }
