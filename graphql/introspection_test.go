@@ -283,3 +283,22 @@ func TestIntrospectionDisabled(t *testing.T) {
 		})
 	}
 }
+
+// With introspection off, validation does not suggest field names: "Did you mean" would
+// enumerate the schema one typo at a time.
+func TestNoSuggestionsWithoutIntrospection(t *testing.T) {
+	for _, introspection := range []bool{true, false} {
+		e := newLibrary(t, nil, func(c *Config) { c.Introspection = introspection })
+		_, err := e.Prepare(context.Background(), Request{Query: `{ boo(id: "b1") { id } }`})
+		errs := AsErrors(err)
+		if len(errs) != 1 || errs[0].Code() != CodeValidationFailed {
+			t.Fatalf("introspection %v: %v", introspection, err)
+		}
+		if suggests := strings.Contains(errs[0].Message, "Did you mean"); suggests != introspection {
+			t.Errorf("introspection %v: message %q", introspection, errs[0].Message)
+		}
+		if !strings.HasPrefix(errs[0].Message, `Cannot query field "boo" on type "Query".`) {
+			t.Errorf("introspection %v: message %q", introspection, errs[0].Message)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -156,6 +157,9 @@ func (e *Engine) document(hash [32]byte, query string) (*document, error) {
 		errs := make([]*Error, len(list))
 		for i, ge := range list {
 			errs[i] = fromGQLError(CodeValidationFailed, ge)
+			if !e.introspection {
+				errs[i].Message = withoutSuggestions(errs[i].Message)
+			}
 		}
 		return nil, errorList(errs)
 	}
@@ -269,4 +273,14 @@ func selectOperation(d *document, name string) (*ast.OperationDefinition, error)
 	default:
 		return nil, newCodedError(CodeValidationFailed, "Must provide operation name if query contains multiple operations.")
 	}
+}
+
+// suggestion is the "Did you mean ...?" that validation appends to an unknown name.
+var suggestion = regexp.MustCompile(` Did you mean [^?]*\?$`)
+
+// withoutSuggestions removes validation's suggestions from msg. With introspection off, they
+// would name the schema's fields one typo at a time ({ apiKey } suggests apiKeys), the very
+// enumeration turning introspection off is meant to stop (Apollo Server hides them likewise).
+func withoutSuggestions(msg string) string {
+	return suggestion.ReplaceAllString(msg, "")
 }
