@@ -177,7 +177,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(ceilSeconds(retry)))
 	}
 	c.Status(status)
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	c.Set(fiber.HeaderContentType, errorMediaType(c))
 	c.Set(fiber.HeaderCacheControl, "no-store") // an error is about this request, never to be reused
 	c.Set("X-Cache", "BYPASS")
 	if strings.HasPrefix(c.Path(), "/api/") {
@@ -205,6 +205,18 @@ func appendRESTErrorBody(b []byte, msg, code string, ext map[string]any, now tim
 	b = append(b, ',')
 	b = appendErrorsMember(b, msg, code, ext)
 	return append(b, '}')
+}
+
+// errorMediaType is the Content-Type of an error answer: on /graphql the media type the client
+// accepts (a client that asked for application/graphql-response+json gets its errors in it, as
+// the GraphQL-over-HTTP specification wants), application/json otherwise.
+func errorMediaType(c *fiber.Ctx) string {
+	if c.Path() == "/graphql" {
+		if media, err := negotiate(c.Get(fiber.HeaderAccept)); err == nil && media == mediaGraphQLResponse {
+			return mediaGraphQLResponse + "; charset=utf-8"
+		}
+	}
+	return fiber.MIMEApplicationJSONCharsetUTF8
 }
 
 // extensionsOf returns the extra extensions members of an *httpError, nil for other errors.

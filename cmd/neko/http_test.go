@@ -53,6 +53,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		code        string
 	}{
 		{"malformed JSON", "", "application/json", "", `{"query": `, 400, "BAD_USER_INPUT"},
+		{"malformed JSON strict media", "", "application/json", gqlResp, `{"query": `, 400, "BAD_USER_INPUT"},
 		{"body not an object", "", "application/json", "", `"just a string"`, 400, "BAD_USER_INPUT"},
 		{"batch of non-objects", "", "application/json", "", `[1, 2]`, 400, "BAD_USER_INPUT"},
 		{"empty batch", "", "application/json", "", `[]`, 400, "BAD_USER_INPUT"},
@@ -93,6 +94,10 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 			}
 			if got := res.Header.Get("X-Cache"); got != "BYPASS" && got != "MISS" {
 				t.Fatalf("X-Cache %q on an error answer", got)
+			}
+			// Errors come in the media type the client asked for, request errors included.
+			if c.accept == gqlResp && !strings.HasPrefix(res.Header.Get("Content-Type"), gqlResp) {
+				t.Fatalf("Content-Type %q, want %s", res.Header.Get("Content-Type"), gqlResp)
 			}
 		})
 	}
