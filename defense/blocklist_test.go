@@ -239,15 +239,20 @@ func closeClient(t *testing.T, c redis.UniversalClient) {
 	t.Cleanup(func() { _ = c.Close() })
 }
 
-func TestBlockListShared(t *testing.T) {
-	srv := redistest.Start(t)
-	clock := newFakeClock()
+// newSharedPair starts a Redis server and two block lists sharing it, on one fake clock, and
+// returns them with a client of the server.
+func newSharedPair(t *testing.T) (srv *redistest.Server, clock *fakeClock, a, b *BlockList, rdb *redis.Client) {
+	srv = redistest.Start(t)
+	clock = newFakeClock()
 	cfgA, cfgB := sharedConfig(srv.Addr(), clock), sharedConfig(srv.Addr(), clock)
 	closeClient(t, cfgA.Redis)
 	closeClient(t, cfgB.Redis)
-	a, b := newTestBlockList(t, cfgA), newTestBlockList(t, cfgB)
+	return srv, clock, newTestBlockList(t, cfgA), newTestBlockList(t, cfgB), srv.Client(t)
+}
+
+func TestBlockListShared(t *testing.T) {
+	srv, clock, a, b, rdb := newSharedPair(t)
 	ctx := t.Context()
-	rdb := srv.Client(t)
 
 	start := time.Now()
 	if err := a.Block(ctx, "203.0.113.7", "ACTIVE_ATTACK_DETECTED (INC-1)", 10*time.Minute); err != nil {
@@ -690,14 +695,8 @@ func TestBlockListIPv6UnblockAndLegacy(t *testing.T) {
 // a starting instance) and that a per-address IPv6 block written by an older instance is still
 // enforced, and lifted by unblocking that address.
 func TestBlockListIPv6Shared(t *testing.T) {
-	srv := redistest.Start(t)
-	clock := newFakeClock()
-	cfgA, cfgB := sharedConfig(srv.Addr(), clock), sharedConfig(srv.Addr(), clock)
-	closeClient(t, cfgA.Redis)
-	closeClient(t, cfgB.Redis)
-	a, b := newTestBlockList(t, cfgA), newTestBlockList(t, cfgB)
+	srv, clock, a, b, rdb := newSharedPair(t)
 	ctx := t.Context()
-	rdb := srv.Client(t)
 	const key = "2001:db8:1:2::/64"
 
 	if err := a.Block(ctx, "2001:db8:1:2::1", "honeypot", 10*time.Minute); err != nil {

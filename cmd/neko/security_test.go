@@ -63,6 +63,19 @@ func assertBlockedBody(t *testing.T, res gqlResult) {
 	}
 }
 
+// mustDataFrom runs a GraphQL operation as the client at ip with token, from a browser, and
+// decodes its data into dst; any error fails the test.
+func mustDataFrom(t *testing.T, ip, token, q string, vars map[string]any, dst any) {
+	t.Helper()
+	res := gqlFrom(t, ip, token, q, vars, browser...)
+	if res.Status != http.StatusOK || len(res.Errors) > 0 {
+		t.Fatalf("%s: %d %s", q, res.Status, res.RawBody)
+	}
+	if err := json.Unmarshal(res.Data, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // sqlmapProbe is what sqlmap sends: its user agent and a UNION SELECT in the query string.
 func sqlmapProbe(t *testing.T, ip string) gqlResult {
 	t.Helper()
@@ -404,13 +417,7 @@ func TestAdminSecurityQueries(t *testing.T) {
 	admin := login.L.Token
 	adminQuery := func(q string, vars map[string]any, dst any) {
 		t.Helper()
-		res := gqlFrom(t, adminIP, admin, q, vars, browser...)
-		if res.Status != http.StatusOK || len(res.Errors) > 0 {
-			t.Fatalf("%s: %d %s", q, res.Status, res.RawBody)
-		}
-		if err := json.Unmarshal(res.Data, dst); err != nil {
-			t.Fatal(err)
-		}
+		mustDataFrom(t, adminIP, admin, q, vars, dst)
 	}
 
 	var blocked struct {
@@ -683,13 +690,7 @@ func TestIPv6ClientIsBlockedByItsPrefix(t *testing.T) {
 	admin := tokens[security.RoleAdmin]
 	adminQuery := func(q string, vars map[string]any, dst any) {
 		t.Helper()
-		res := gqlFrom(t, adminIP, admin, q, vars, browser...)
-		if res.Status != http.StatusOK || len(res.Errors) > 0 {
-			t.Fatalf("%s: %d %s", q, res.Status, res.RawBody)
-		}
-		if err := json.Unmarshal(res.Data, dst); err != nil {
-			t.Fatal(err)
-		}
+		mustDataFrom(t, adminIP, admin, q, vars, dst)
 	}
 	listed := func(ip string) bool {
 		var out struct {
