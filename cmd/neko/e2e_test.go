@@ -36,8 +36,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(mainHelperEnv) == "1" { // the test binary standing in for neko (TestSecondSignalEndsTheDrain)
+		os.Args = append(os.Args[:1], "serve")
+		main()
+	}
 	os.Exit(runE2E(m))
 }
+
+// mainHelperEnv makes the test binary run neko's main instead of the tests.
+const mainHelperEnv = "NEKO_TEST_RUN_MAIN"
 
 func runE2E(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "neko-e2e-")

@@ -43,6 +43,13 @@ command's flags.
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal starts the graceful shutdown (drain, then close); releasing the signals
+	// then gives a second one its default action, so an operator's second Ctrl-C, or a second
+	// SIGTERM, ends the process at once instead of waiting out the drain.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
