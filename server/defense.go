@@ -271,10 +271,10 @@ func (s *Server) limitRequests(c *fiber.Ctx) error {
 	if d == nil || s.deps.RateLimit == nil || exemptFromLimits(c.Path()) {
 		return err
 	}
-	he, ok := err.(*httpError)
-	refused := ok && he.status == fiber.StatusTooManyRequests ||
-		err == nil && c.Response().StatusCode() == fiber.StatusTooManyRequests
-	if !refused {
+	// Only the rate limiter's own refusals count, not every 429: a login refused by its
+	// throttle answers 429 too, and escalating that would let anyone who fails logins for a
+	// username get its owner's address blocked.
+	if r := state(c); !r.charged || r.decision.Allowed {
 		return err
 	}
 	cl := s.client(c)

@@ -397,6 +397,15 @@ func TestLoginThrottledAfterFiveFailures(t *testing.T) {
 	if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
 		t.Fatalf("6th attempt Retry-After = %q, want the seconds until the next attempt", res.Header.Get("Retry-After"))
 	}
+	// Throttled logins are the throttle's refusals, not the rate limiter's: however many, they
+	// do not escalate to a block of the address (which would let anyone failing logins for a
+	// username get its owner blocked).
+	for range 4 {
+		gqlFrom(t, ip, "", login, vars, browser...)
+	}
+	if res := get(t, "/api/stats", from(ip, browser...)...); res.Status != http.StatusOK {
+		t.Fatalf("after throttled logins, the address is refused: %d %s", res.Status, res.RawBody)
+	}
 }
 
 func TestAdminSecurityQueries(t *testing.T) {
