@@ -173,8 +173,8 @@ type TrapHit struct {
 	Method    string
 	Path      string
 	UserAgent string
-	// Headers are the request headers; Record keeps at most 20 (by name),
-	// values cut to 200 characters, and never the values of credentials
+	// Headers are the request headers; Record keeps at most 20 (those that
+	// identify the client first, then by name), values cut to 200 characters, and never the values of credentials
 	// (Authorization, Proxy-Authorization, Cookie, X-Api-Key).
 	Headers map[string]string
 	// Body is the request body; Record keeps at most 4 KiB, as a JSON
@@ -341,28 +341,55 @@ func isCredentialHeader(name string) bool {
 	return false
 }
 
-// keepHeaders bounds the recorded headers: lower-case names, the first 20
-// by name, values cut, credentials redacted, keys safe for MongoDB.
+// evidenceHeaders lists, in order, the headers that identify a client, its
+// tool and its route. keepHeaders records these before any other, so that a
+// scanner cannot push them out of the evidence with padding headers.
+func evidenceHeaders() []string {
+	return []string{
+		"host", "user-agent", "referer", "origin",
+		"x-forwarded-for", "x-real-ip", "forwarded", "fly-client-ip", "via",
+		"content-type", "content-length", "accept", "accept-language",
+		"authorization", "cookie", "x-requested-with",
+	}
+}
+
+// keepHeaders bounds the recorded headers: lower-case names, at most 20,
+// the evidence headers first, then the others by name; values cut,
+// credentials redacted, keys safe for MongoDB. Names differing only in case
+// are one header (the lexically first spelling's value is kept).
 func keepHeaders(h map[string]string) map[string]any {
 	if len(h) == 0 {
 		return nil
 	}
-	names := make([]string, 0, len(h))
+	byName := make(map[string]string, len(h)) // lower-case name -> original key
 	for k := range h {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	out := make(map[string]any, min(len(names), maxHeaders))
-	for _, k := range names {
-		if len(out) == maxHeaders {
-			break
-		}
 		name := safeKey(strings.ToLower(truncate(k, 64)))
+		if prev, ok := byName[name]; !ok || k < prev {
+			byName[name] = k
+		}
+	}
+	out := make(map[string]any, min(len(byName), maxHeaders))
+	keep := func(name string) {
 		if isCredentialHeader(name) {
 			out[name] = "[REDACTED]"
-			continue
+			return
 		}
-		out[name] = truncate(h[k], maxHeaderValue)
+		out[name] = truncate(h[byName[name]], maxHeaderValue)
+	}
+	for _, name := range evidenceHeaders() {
+		if _, ok := byName[name]; ok && len(out) < maxHeaders {
+			keep(name)
+		}
+	}
+	others := make([]string, 0, len(byName))
+	for name := range byName {
+		if _, kept := out[name]; !kept {
+			others = append(others, name)
+		}
+	}
+	slices.Sort(others)
+	for _, name := range others[:min(len(others), maxHeaders-len(out))] {
+		keep(name)
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package defense
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -171,7 +172,7 @@ func newTestHoneypot(t *testing.T, triggers *fakeTriggers, queue int) (*Honeypot
 func TestHoneypotRecord(t *testing.T) {
 	headers := map[string]string{
 		"User-Agent": "sqlmap/1.7", "Authorization": "Bearer secret-token", "Cookie": "session=secret",
-		"X-Long": strings.Repeat("v", 500),
+		"Referer": strings.Repeat("v", 500),
 	}
 	for i := range 30 {
 		headers["x-filler-"+string(rune('a'+i%26))+string(rune('a'+i/26))] = "f"
@@ -270,7 +271,7 @@ func TestHoneypotRecord(t *testing.T) {
 				if hd["authorization"] != "[REDACTED]" || hd["cookie"] != "[REDACTED]" {
 					t.Errorf("credentials not redacted: %v %v", hd["authorization"], hd["cookie"])
 				}
-				if v, _ := hd["x-long"].(string); len(v) != 200 {
+				if v, _ := hd["referer"].(string); len(v) != 200 {
 					t.Errorf("long header kept as %d chars", len(v))
 				}
 				for k, v := range hd {
@@ -333,5 +334,68 @@ func TestThreatLevel(t *testing.T) {
 		if got := ThreatLevel(score); got != want {
 			t.Errorf("ThreatLevel(%d) = %s, want %s", score, got, want)
 		}
+	}
+}
+
+func TestKeepHeaders(t *testing.T) {
+	padding := func(n int) map[string]string {
+		h := make(map[string]string)
+		for i := 1; i <= n; i++ {
+			h[fmt.Sprintf("A%d", i)] = "pad" // as a client sends them, canonical case
+		}
+		return h
+	}
+	with := func(h map[string]string, kv ...string) map[string]string {
+		for i := 0; i < len(kv); i += 2 {
+			h[kv[i]] = kv[i+1]
+		}
+		return h
+	}
+	tests := []struct {
+		name    string
+		in      map[string]string
+		want    map[string]any // headers that must be kept, with their values
+		dropped []string
+		n       int
+	}{
+		{
+			name: "padding cannot push out the evidence",
+			in: with(padding(20), "User-Agent", "masscan/1.3", "Host", "victim.example", "Referer", "http://x/",
+				"X-Forwarded-For", "198.51.100.7", "Cookie", "s=secret"),
+			want: map[string]any{"user-agent": "masscan/1.3", "host": "victim.example", "referer": "http://x/",
+				"x-forwarded-for": "198.51.100.7", "cookie": "[REDACTED]", "a1": "pad"},
+			dropped: []string{"a9"}, // others fill the 15 free slots by name: a1, a10..a19, a2, a20, a3, a4
+			n:       maxHeaders,
+		},
+		{
+			name: "others fill the free slots by name",
+			in:   with(padding(3), "Accept", "*/*"),
+			want: map[string]any{"accept": "*/*", "a1": "pad", "a2": "pad", "a3": "pad"},
+			n:    4,
+		},
+		{
+			name: "names differing in case are one header",
+			in:   map[string]string{"user-agent": "b", "User-Agent": "a"},
+			want: map[string]any{"user-agent": "a"},
+			n:    1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := keepHeaders(tc.in)
+			if len(got) != tc.n {
+				t.Errorf("%d headers kept, want %d: %v", len(got), tc.n, got)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s = %v, want %v", k, got[k], v)
+				}
+			}
+			for _, k := range tc.dropped {
+				if _, ok := got[k]; ok {
+					t.Errorf("%s kept", k)
+				}
+			}
+		})
 	}
 }
