@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,21 +29,55 @@ func triggerSort() bson.D {
 func (s *Store) findTriggers(ctx context.Context, filter bson.D, limit int, what string) ([]store.HoneypotTrigger, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	out, err := findAll[store.HoneypotTrigger](ctx, s.coll(collHoneypot), filter,
+	docs, err := findAll[triggerDoc](ctx, s.coll(collHoneypot), filter,
 		options.Find().SetSort(triggerSort()).SetLimit(int64(clamp(limit, maxListLimit))))
 	if err != nil {
 		return nil, fmt.Errorf("find honeypot triggers%s: %w", what, err)
 	}
-	for i := range out {
-		normalizeTrigger(&out[i])
+	out := make([]store.HoneypotTrigger, len(docs))
+	for i := range docs {
+		out[i] = docs[i].trigger()
 	}
 	return out, nil
 }
 
-func normalizeTrigger(t *store.HoneypotTrigger) {
+// triggerDoc is a honeypot_triggers document in either shape it is found in: the API's
+// (ip_address, triggered_at, request_*), which neko's traps write, and the one the dashboard
+// repository's honeypot server wrote (ip, timestamp, path, method, headers, body), which older
+// deployments hold. Reference §9 #12 allows mapping both; the older shape is mapped on read, so
+// it shows its address and time instead of "" and year 1. Queries still select and sort on the
+// API's fields: an older trigger is listed (oldest, having no triggered_at) but not found by
+// address.
+type triggerDoc struct {
+	store.HoneypotTrigger `bson:",inline"`
+
+	IP        string         `bson:"ip,omitempty"`
+	Timestamp time.Time      `bson:"timestamp,omitempty"`
+	Path      string         `bson:"path,omitempty"`
+	Method    string         `bson:"method,omitempty"`
+	Headers   map[string]any `bson:"headers,omitempty"`
+	Body      any            `bson:"body,omitempty"`
+}
+
+// trigger is the document in the API's shape, its free-form values normalized.
+func (d *triggerDoc) trigger() store.HoneypotTrigger {
+	t := d.HoneypotTrigger
+	t.IPAddress = cmp.Or(t.IPAddress, d.IP)
+	if t.TriggeredAt.IsZero() {
+		t.TriggeredAt = d.Timestamp
+	}
+	t.RequestPath = cmp.Or(t.RequestPath, d.Path)
+	t.RequestMethod = cmp.Or(t.RequestMethod, d.Method)
+	if t.RequestHeaders == nil {
+		t.RequestHeaders = d.Headers
+	}
+	if t.RequestBody == nil {
+		t.RequestBody = d.Body
+	}
 	t.RequestHeaders = normalizeMap(t.RequestHeaders)
 	t.RequestBody = normalize(t.RequestBody)
 	t.Metadata = normalizeMap(t.Metadata)
+	return t
 }
 
 // HoneypotTriggers returns the newest triggers, of one trap when trapName is
@@ -66,13 +101,14 @@ func (s *Store) HoneypotTriggersByIP(ctx context.Context, ip string, limit int) 
 func (s *Store) HoneypotTriggersByIPs(ctx context.Context, ips []string, limit int) ([]store.HoneypotTrigger, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	out, err := newestPerKey(ctx, s.coll(collHoneypot), "ip_address", ips, limit, triggerSort(),
-		func(t store.HoneypotTrigger) (string, bson.ObjectID) { return t.IPAddress, t.ID })
+	docs, err := newestPerKey(ctx, s.coll(collHoneypot), "ip_address", ips, limit, triggerSort(),
+		func(t triggerDoc) (string, bson.ObjectID) { return t.IPAddress, t.ID })
 	if err != nil {
 		return nil, fmt.Errorf("find honeypot triggers by ips: %w", err)
 	}
-	for i := range out {
-		normalizeTrigger(&out[i])
+	out := make([]store.HoneypotTrigger, len(docs))
+	for i := range docs {
+		out[i] = docs[i].trigger()
 	}
 	return out, nil
 }

@@ -208,3 +208,28 @@ func TestInsertHoneypotTrigger(t *testing.T) {
 		t.Errorf("read back %+v", got)
 	}
 }
+
+// A trigger in the shape the dashboard repository's honeypot server wrote (ip, timestamp, path,
+// method, headers) reads with its address, time and request in the API's fields.
+func TestHoneypotTriggerOlderShape(t *testing.T) {
+	ctx := testContext(t)
+	coll := env.store.Database().Collection(store.CollHoneypot)
+	at := time.Date(2019, 3, 4, 5, 6, 7, 0, time.UTC)
+	doc := bson.D{
+		{Key: "trap_name", Value: "older_shape_trap"}, {Key: "ip", Value: "198.18.7.7"}, {Key: "timestamp", Value: at},
+		{Key: "method", Value: "GET"}, {Key: "path", Value: "/wp-admin"}, {Key: "headers", Value: bson.D{{Key: "user-agent", Value: "x"}}},
+		{Key: "threat_level", Value: "HONEYPOT_TRIGGERED"},
+	}
+	if _, err := coll.InsertOne(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = coll.DeleteMany(context.Background(), bson.D{{Key: "trap_name", Value: "older_shape_trap"}}) })
+	got, err := env.store.HoneypotTriggers(ctx, "older_shape_trap", 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("got %d triggers, err %v", len(got), err)
+	}
+	g := got[0]
+	if g.IPAddress != "198.18.7.7" || !g.TriggeredAt.Equal(at) || g.RequestMethod != "GET" || g.RequestPath != "/wp-admin" || g.RequestHeaders["user-agent"] != "x" {
+		t.Errorf("older trigger read as %+v", g)
+	}
+}
