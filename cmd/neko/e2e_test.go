@@ -485,6 +485,17 @@ func TestSearchDINAAgents(t *testing.T) {
 	if !found {
 		t.Fatalf("search %q did not find %q in %v", word, target.FullName, out.A)
 	}
+	// As $text did: any of the words, ignoring accents the stored name does not have.
+	accented := strings.NewReplacer("a", "á", "e", "é", "i", "í", "o", "ó", "u", "ú").Replace(strings.ToLower(word))
+	q := "Zzqxnomatch " + accented
+	mustData(t, "", `query($q: String!) { searchDINAAgents(query: $q, limit: 50) { full_name } }`, map[string]any{"q": q}, &out)
+	found = false
+	for _, a := range out.A {
+		found = found || a.Name == target.FullName
+	}
+	if !found {
+		t.Fatalf("search %q did not find %q in %v", q, target.FullName, out.A)
+	}
 	// Regex metacharacters are literal text, not patterns.
 	mustData(t, "", `{ searchDINAAgents(query: ".*") { full_name } }`, nil, &out)
 	if len(out.A) != 0 {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -42,29 +40,8 @@ func dinaSortDoc(sort store.DINASort) (bson.D, error) {
 	return bson.D{{Key: field, Value: dir}, {Key: "agent_id", Value: 1}}, nil
 }
 
-// searchFilter matches text in full_name, biographical_notes or any alias,
-// case-insensitively. FerretDB has no $text index, so search is a regex; the
-// user's text is quoted with regexp.QuoteMeta so it is matched literally
-// (no regex injection, no catastrophic patterns) and cut to 200 characters
-// to bound the work per document. ok is false for blank text.
-func searchFilter(text string) (filter bson.D, ok bool) {
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return nil, false
-	}
-	if r := []rune(text); len(r) > maxSearchLen {
-		text = string(r[:maxSearchLen])
-	}
-	re := regexFilter(regexp.QuoteMeta(text))
-	return bson.D{{Key: "$or", Value: bson.A{
-		bson.D{{Key: "full_name", Value: re}},
-		bson.D{{Key: "biographical_notes", Value: re}},
-		bson.D{{Key: "aliases", Value: re}},
-	}}}, true
-}
-
 // dinaFilter builds the filter of a DINAAgentFilter: exact matches on the
-// stored values of the set fields, and the search regex.
+// stored values of the set fields, and the search (see searchFilter).
 func dinaFilter(f store.DINAAgentFilter) bson.D {
 	q := bson.D{}
 	for _, x := range []struct{ field, value string }{
@@ -128,10 +105,11 @@ func (s *Store) DINAAgent(ctx context.Context, agentID string) (store.DINAAgent,
 	return a, nil
 }
 
-// SearchDINAAgents returns up to limit (clamped to [1, 50]) agents whose
-// full name, biographical notes or an alias contain query
-// (case-insensitive, literal), ordered by full name. A blank query matches
-// nothing.
+// SearchDINAAgents returns up to limit (clamped to [1, 50]) agents matching
+// query as searchFilter describes (any word of query starting a word of the
+// full name, biographical notes or an alias, ignoring case and diacritics;
+// "phrases" and -negations as in $text), ordered by full name. A blank
+// query matches nothing.
 func (s *Store) SearchDINAAgents(ctx context.Context, query string, limit int) ([]store.DINAAgent, error) {
 	q, ok := searchFilter(query)
 	if !ok {

@@ -1,10 +1,13 @@
 package mongo_test
 
 import (
+	"context"
 	"errors"
-	"regexp"
 	"strings"
 	"testing"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/neko-defense/neko/store"
 )
@@ -135,8 +138,40 @@ func dinaSortKey(a store.DINAAgent, field string) string {
 	return a.FullName
 }
 
+// searchWords folds text (lower case, no combining marks after Unicode
+// decomposition) and splits it at every rune that is neither a letter nor
+// a number.
+func searchWords(text string) []string {
+	text = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, norm.NFD.String(text))
+	return strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+}
+
+// searchMatches is the store's search for text without phrases,
+// negations or English suffixes: any of the first 8 words of the first 200
+// runes of query, cut to 32 runes, starts a word of one of texts; a word of
+// one rune must be a whole word.
+func searchMatches(query string, texts ...string) bool {
+	q := []rune(query)
+	terms := searchWords(string(q[:min(len(q), 200)]))
+	for _, term := range terms[:min(len(terms), 8)] {
+		term = string([]rune(term)[:min(len([]rune(term)), 32)])
+		for _, text := range texts {
+			for _, w := range searchWords(text) {
+				if w == term || len([]rune(term)) > 1 && strings.HasPrefix(w, term) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 func expectedDINA(f store.DINAAgentFilter, s store.DINASort) []store.DINAAgent {
-	search := regexp.MustCompile("(?i)" + regexp.QuoteMeta(strings.TrimSpace(f.Search)))
 	keep := func(a store.DINAAgent) bool {
 		for _, c := range []struct{ want, have string }{
 			{f.Category, a.Category}, {f.Region, a.Region}, {f.Brigade, a.Brigade}, {f.LegalStatus, a.LegalStatus},
@@ -146,18 +181,8 @@ func expectedDINA(f store.DINAAgentFilter, s store.DINASort) []store.DINAAgent {
 				return false
 			}
 		}
-		if strings.TrimSpace(f.Search) == "" {
-			return true
-		}
-		if search.MatchString(a.FullName) || search.MatchString(a.BiographicalNotes) {
-			return true
-		}
-		for _, al := range a.Aliases {
-			if search.MatchString(al) {
-				return true
-			}
-		}
-		return false
+		return strings.TrimSpace(f.Search) == "" ||
+			searchMatches(f.Search, append([]string{a.FullName, a.BiographicalNotes}, a.Aliases...)...)
 	}
 	return sorted(filter(env.data.DINAAgents, keep), func(a, b store.DINAAgent) int {
 		c := compareStrings(dinaSortKey(a, s.Field), dinaSortKey(b, s.Field))
@@ -237,6 +262,82 @@ func TestSearchDINAAgents(t *testing.T) {
 	got, err := env.store.SearchDINAAgents(ctx, "synthetic", 500)
 	if err != nil || len(got) != 50 {
 		t.Errorf("limit 500 gave %d agents (%v), want 50", len(got), err)
+	}
+}
+
+// TestSearchDINAAgentsLikeText checks the $text-like semantics on agents
+// with accented Spanish names (the seed's are ASCII): any word, ignoring
+// case and diacritics both ways, word prefixes, phrases and negations, in
+// searchDINAAgents and in getDINAAgents' filter.
+func TestSearchDINAAgentsLikeText(t *testing.T) {
+	ctx := testContext(t)
+	const region = "Zzregion búsqueda"
+	agents := []store.DINAAgent{
+		{AgentID: "dina-test-search-jps", FullName: "José Pérez Sepúlveda", Aliases: []string{"El Ñato"},
+			BiographicalNotes: "Executed raids in Valparaíso."},
+		{AgentID: "dina-test-search-mno", FullName: "Manuel Núñez Oyarzún", BiographicalNotes: "Interrogation of prisoners."},
+		{AgentID: "dina-test-search-pjz", FullName: "Perez J. Zzyzx", BiographicalNotes: "Plain ASCII record."},
+	}
+	for _, a := range agents {
+		a.Rank, a.Category, a.Region = "Major", store.DINACategoryOther, region
+		if _, err := env.store.CreateDINAAgent(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _, _ = env.store.DeleteDINAAgent(context.Background(), a.AgentID) })
+	}
+	const jps, mno, pjz = "dina-test-search-jps", "dina-test-search-mno", "dina-test-search-pjz"
+	ours := func(as []store.DINAAgent) []string {
+		var out []string
+		for _, a := range as {
+			if strings.HasPrefix(a.AgentID, "dina-test-search-") {
+				out = append(out, a.AgentID)
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		query string
+		want  []string // in full_name order
+	}{
+		{"Sepulveda", []string{jps}},
+		{"sepúlveda", []string{jps}},
+		{"SEPULVEDA", []string{jps}},
+		{"Sepu\u0301lveda", []string{jps}}, // decomposed input
+		{"Perez Sepulveda", []string{jps, pjz}},
+		{"Pérez", []string{jps, pjz}},
+		{"nunez", []string{mno}},
+		{"NÚÑEZ oyarzun", []string{mno}},
+		{"nato", []string{jps}},       // alias, ñ
+		{"valparaiso", []string{jps}}, // notes
+		{"Sep", []string{jps}},        // word prefix
+		{"ulveda", nil},               // not inside a word
+		{"raid", []string{jps}},
+		{"interrogations", []string{mno}}, // plural stripped
+		{"executing", []string{jps}},      // -ing stripped
+		{"j", []string{pjz}},              // one letter: a whole word, not José
+		{`"Perez Sepulveda"`, []string{jps}},
+		{`"Sepulveda Perez"`, nil},
+		{`"perez sepulveda" nunez`, []string{jps}}, // a phrase narrows, other words do not widen
+		{"perez -sepulveda", []string{pjz}},
+		{"-perez", nil},
+		{"p*rez .*", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			got, err := env.store.SearchDINAAgents(ctx, tt.query, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equalIDs(t, "searchDINAAgents", ours(got), tt.want)
+			page, total, err := env.store.DINAAgents(ctx, store.DINAAgentFilter{Search: tt.query, Region: region}, store.DINASort{}, 1, 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != len(tt.want) {
+				t.Errorf("getDINAAgents filter: total %d, want %d", total, len(tt.want))
+			}
+			equalIDs(t, "getDINAAgents filter", ids(page, agentID), tt.want)
+		})
 	}
 }
 
