@@ -223,7 +223,9 @@ func TestHoneypotTriggerOlderShape(t *testing.T) {
 	if _, err := coll.InsertOne(ctx, doc); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = coll.DeleteMany(context.Background(), bson.D{{Key: "trap_name", Value: "older_shape_trap"}}) })
+	t.Cleanup(func() {
+		_, _ = coll.DeleteMany(context.Background(), bson.D{{Key: "trap_name", Value: "older_shape_trap"}})
+	})
 	got, err := env.store.HoneypotTriggers(ctx, "older_shape_trap", 10)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("got %d triggers, err %v", len(got), err)
