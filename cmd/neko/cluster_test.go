@@ -153,7 +153,13 @@ func (c *cluster) agentsNamed(t *testing.T, fullName string) int64 {
 // limit the tests never reach; the answer is cached for every caller all the same).
 func notesOf(t *testing.T, base, id string) (notes, xCache string) {
 	t.Helper()
-	res := gqlAt(t, base, tokens[security.RoleAdmin], readAgent, map[string]any{"id": id})
+	// A 503 tells the client to retry, and a client does: on a loaded machine a read may find
+	// the database pool busy or its breaker probing.
+	var res gqlResult
+	poll(10*time.Second, func() bool {
+		res = gqlAt(t, base, tokens[security.RoleAdmin], readAgent, map[string]any{"id": id})
+		return res.Status != http.StatusServiceUnavailable
+	})
 	if res.Status != http.StatusOK || len(res.Errors) > 0 {
 		t.Fatalf("read %s at %s: %d %s", id, base, res.Status, res.RawBody)
 	}
