@@ -444,7 +444,7 @@ func (r *Resolvers) audit(ctx context.Context, cat security.AuditCategory, actio
 	}
 	if err != nil {
 		ev.Level, ev.Result = security.LevelWarn, security.ResultFailure
-		if errors.Is(err, security.ErrForbidden) || errors.Is(err, security.ErrUnauthenticated) {
+		if errors.Is(err, security.ErrForbidden) || errors.Is(err, security.ErrUnauthenticated) || errors.Is(err, security.ErrInvalidToken) {
 			ev.Result = security.ResultBlocked
 		}
 	}

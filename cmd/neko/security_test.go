@@ -565,11 +565,24 @@ func TestAdminSecurityQueries(t *testing.T) {
 			}
 		}
 	}
-	// A refused attempt to read the audit log is itself audited.
+	// A refused attempt to read the audit log is itself audited, with a role too low or a token
+	// that fails.
 	const curious = "203.0.113.72"
 	if res := gqlFrom(t, curious, tokens[security.RoleViewer], `{ auditLog { action } }`, nil, browser...); res.code() != "FORBIDDEN" {
 		t.Fatalf("viewer reading the audit log: %s", res.RawBody)
 	}
+	const forger = "203.0.113.73"
+	if res := gqlFrom(t, forger, "forged.token.here", `{ auditLog { action } }`, nil, browser...); res.code() != "UNAUTHENTICATED" {
+		t.Fatalf("bad token reading the audit log: %s", res.RawBody)
+	}
+	eventually(t, "the refused read with a bad token", func() bool {
+		var out struct {
+			E []event `json:"auditLog"`
+		}
+		adminQuery(`query($ip: String) { auditLog(limit: 10, category: "access", ip: $ip) { action category actor_ip actor_user result } }`,
+			map[string]any{"ip": forger}, &out)
+		return slices.ContainsFunc(out.E, func(e event) bool { return e.Action == "read_auditLog" && e.Result == "blocked" })
+	})
 	eventually(t, "the refused admin read", func() bool {
 		var out struct {
 			E []event `json:"auditLog"`
