@@ -50,6 +50,20 @@ func (m enumMap) name(stored string) any {
 	return strings.ToUpper(stored)
 }
 
+// categoryName is DINAAgent.category, which the schema makes non-null: a stored category that
+// is missing, mistyped (read as empty) or none of the enum's reads as OTHER, not as an error
+// that would null the agent, and with it a whole page of getDINAAgents (DESIGN decision 3: a
+// legacy value never crashes a read).
+func categoryName(stored string) any {
+	if n, ok := categoryEnum.toName[stored]; ok {
+		return n
+	}
+	if n := strings.ToUpper(stored); categoryEnum.toStored[n] != "" { // another letter case
+		return n
+	}
+	return categoryEnum.toName[store.DINACategoryOther]
+}
+
 var (
 	categoryEnum = newEnumMap(store.DINACategoryBrigade, store.DINACategoryDepartment, store.DINACategoryStateStaff,
 		store.DINACategoryEnlisted, store.DINACategoryOther, store.DINACategoryRegionalCommand)
@@ -119,7 +133,7 @@ func (r *Resolvers) bindArmyList(b map[string]map[string]graphql.Field) {
 		"rank":                 func(a *store.DINAAgent) any { return a.Rank },
 		"branch":               func(a *store.DINAAgent) any { return optString(a.Branch) },
 		"service_number":       func(a *store.DINAAgent) any { return optString(a.ServiceNumber) },
-		"category":             func(a *store.DINAAgent) any { return categoryEnum.name(a.Category) },
+		"category":             func(a *store.DINAAgent) any { return categoryName(a.Category) },
 		"region":               func(a *store.DINAAgent) any { return optString(a.Region) },
 		"brigade":              func(a *store.DINAAgent) any { return optString(a.Brigade) },
 		"department":           func(a *store.DINAAgent) any { return optString(a.Department) },

@@ -170,3 +170,13 @@ func TestRESTCategoryStripsNUL(t *testing.T) {
 		t.Fatalf("store asked for category %q, want NUL bytes removed", rec.category)
 	}
 }
+
+func TestCategoryNameNeverNull(t *testing.T) {
+	for stored, want := range map[string]string{
+		"Brigade": "BRIGADE", "brigade": "BRIGADE", "DINA_State_Staff": "DINA_STATE_STAFF", "": "OTHER", "weird": "OTHER",
+	} {
+		if got := categoryName(stored); got != want {
+			t.Errorf("categoryName(%q) = %v, want %s", stored, got, want)
+		}
+	}
+}
