@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
+	drivermongo "go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/neko-defense/neko/cache"
 	"github.com/neko-defense/neko/graphql"
@@ -158,10 +159,43 @@ func (a *App) openStore(ctx context.Context) error {
 		return fmt.Errorf("connect to database: %w", err)
 	}
 	a.store = st
-	if err := st.EnsureIndexes(ctx); err != nil {
-		return fmt.Errorf("create indexes: %w", err)
+	return a.waitForDatabase(ctx, func(ctx context.Context) error { return st.EnsureIndexes(ctx) })
+}
+
+// startupDatabaseWait bounds how long start-up waits for an unreachable MongoDB. A deploy or a
+// restart that lands during a database failover or maintenance window rides it out instead of
+// exiting into a restart loop; a database still away after it is an outage to report.
+const startupDatabaseWait = time.Minute
+
+// waitForDatabase runs first, the first database round trip of start-up, until it succeeds,
+// retrying with backoff for up to startupDatabaseWait while the database cannot be reached (a
+// server selection or network error, a timeout); any other error, or ctx ending (a signal),
+// ends start-up at once.
+func (a *App) waitForDatabase(ctx context.Context, first func(context.Context) error) error {
+	deadline := time.Now().Add(startupDatabaseWait)
+	backoff := time.Second
+	for {
+		err := first(ctx)
+		if err == nil {
+			return nil
+		}
+		if !unreachable(err) || time.Now().Add(backoff).After(deadline) {
+			return fmt.Errorf("create indexes: %w", err)
+		}
+		a.logger.Warn("database unreachable at start-up; retrying", "err", err, "in", backoff, "until", deadline.Format(time.RFC3339))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create indexes: %w", err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
 	}
-	return nil
+}
+
+// unreachable reports whether err says the database could not be reached, rather than refused.
+func unreachable(err error) bool {
+	return drivermongo.IsNetworkError(err) || drivermongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, resilience.ErrBreakerOpen) || errors.Is(err, resilience.ErrTimeout)
 }
 
 // openRedis connects to REDIS_URL when set. Redis is optional and may be down: the cache and the
