@@ -211,7 +211,7 @@ func (p *PersistedQueries) Put(ctx context.Context, sha256Hex, query string) err
 		}
 	case stored == 0 && p.warnedWindow.Swap(window+1) != window+1:
 		p.cfg.Logger.Warn("cache: persisted query budget in Redis spent; new queries stay in this process until the next window",
-			"budget_bytes", p.cfg.RedisMaxBytes, "window", p.cfg.TTL)
+			"budget_bytes", p.cfg.RedisMaxBytes, "window", p.cfg.TTL.String())
 	}
 	return nil
 }

@@ -354,7 +354,11 @@ func clientArg(p graphql.ResolveParams, name string) (netip.Addr, error) {
 		}
 		return netip.Addr{}, inputErrorf("%s must be an IPv4 or IPv6 address, or an IPv6 /%d", name, clientkey.IPv6Bits)
 	}
-	return blockableArg(p, name)
+	a, err := blockableArg(p, name)
+	if err != nil {
+		return netip.Addr{}, inputErrorf("%s must be an IPv4 or IPv6 address, or an IPv6 /%d", name, clientkey.IPv6Bits)
+	}
+	return a, nil
 }
 
 // blockable refuses addresses no client request comes from (unspecified, broadcast) and this

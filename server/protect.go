@@ -66,7 +66,7 @@ func (s *Server) corsMiddleware() fiber.Handler {
 		AllowCredentials: true,
 		AllowMethods:     "GET,POST,OPTIONS",
 		AllowHeaders:     "Content-Type,Authorization,X-API-Key,Apollo-Require-Preflight,X-Apollo-Operation-Name,If-None-Match,X-Request-Id",
-		ExposeHeaders:    "X-Cache,ETag,Cache-Control,RateLimit-Limit,RateLimit-Remaining,RateLimit-Reset,Retry-After,X-Request-Id,X-Neko-Region,X-Neko-Threat-Score",
+		ExposeHeaders:    "X-Cache,ETag,Cache-Control,RateLimit-Limit,RateLimit-Remaining,RateLimit-Reset,Retry-After,X-Request-Id,X-Neko-Region,X-Neko-Threat-Score,X-Neko-Defense",
 		MaxAge:           600,
 	})
 }

@@ -279,6 +279,19 @@ func TestSecurityHeadersAndCORS(t *testing.T) {
 		pre.Header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Fatalf("preflight from allowed origin: %d %v", pre.Status, pre.Header)
 	}
+	// A browser page may read every header of the contract (DESIGN's list, X-Neko-Defense too).
+	get := func() *http.Request {
+		r, _ := http.NewRequest(http.MethodGet, baseURL+"/api/stats", nil)
+		r.Header.Set("Origin", "http://localhost:3000")
+		return r
+	}
+	exposed := strings.ToLower(do(t, get()).Header.Get("Access-Control-Expose-Headers"))
+	for _, h := range []string{"x-cache", "etag", "cache-control", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset",
+		"retry-after", "x-request-id", "x-neko-region", "x-neko-threat-score", "x-neko-defense"} {
+		if !strings.Contains(","+exposed+",", ","+h+",") {
+			t.Errorf("Access-Control-Expose-Headers %q lacks %s", exposed, h)
+		}
+	}
 	req.Header.Set("Origin", "https://evil.example")
 	if pre := do(t, req); pre.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("disallowed origin got ACAO %q", pre.Header.Get("Access-Control-Allow-Origin"))
