@@ -23,7 +23,7 @@ func (s *Server) guardProtocol() {
 	methods := s.app.Config().RequestMethods
 	srv.Handler = func(ctx *fasthttp.RequestCtx) {
 		if !knownMethod(methods, ctx.Method()) {
-			s.writeProtocolError(ctx, fiber.StatusNotImplemented, "HTTP method not implemented")
+			s.writeProtocolError(ctx, fiber.StatusNotImplemented, "unknown HTTP method")
 			return
 		}
 		next(ctx)
