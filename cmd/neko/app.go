@@ -321,6 +321,14 @@ func (a *App) close() error {
 			err = nil // see Close
 		}
 		errs = append(errs, wrapClose("http server", err))
+		// Shutdown closes the listeners Serve has registered; a Close that comes before Serve
+		// got that far (a signal at start-up) would leave Serve accepting for ever. Closing the
+		// listener ends it either way.
+		if a.listener != nil {
+			if err := a.listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, wrapClose("listener", err))
+			}
+		}
 	} else if a.listener != nil {
 		errs = append(errs, wrapClose("listener", a.listener.Close()))
 	}

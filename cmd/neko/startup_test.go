@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -37,21 +36,5 @@ func TestStartWaitsForTheDatabase(t *testing.T) {
 			_ = emb.Close(context.Background())
 		}
 	})
-	env := map[string]string{
-		"PORT": "0", "MONGODB_URI": "mongodb://" + addr + "/", "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword,
-		"NEKO_LOG_LEVEL": "error", "NEKO_WARM": "false",
-	}
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	app, err := Start(ctx, cfg, io.Discard)
-	if err != nil {
-		t.Fatalf("start with a late database: %v", err)
-	}
-	if err := app.Close(); err != nil {
-		t.Error(err)
-	}
+	serveApp(t, map[string]string{"MONGODB_URI": "mongodb://" + addr + "/", "NEKO_WARM": "false"}) // fails the test if Start does
 }
