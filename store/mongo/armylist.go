@@ -73,7 +73,7 @@ func (s *Store) DINAAgents(ctx context.Context, f store.DINAAgentFilter, sort st
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	coll := s.coll(collArmyList)
+	coll := s.coll(store.CollArmyList)
 	q := dinaFilter(f)
 	limit = clamp(limit, maxPageLimit)
 	page = clamp(page, maxPage)
@@ -98,7 +98,7 @@ func (s *Store) DINAAgents(ctx context.Context, f store.DINAAgentFilter, sort st
 func (s *Store) DINAAgent(ctx context.Context, agentID string) (store.DINAAgent, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	a, err := findOne[store.DINAAgent](ctx, s.coll(collArmyList), bson.D{{Key: "agent_id", Value: agentID}})
+	a, err := findOne[store.DINAAgent](ctx, s.coll(store.CollArmyList), bson.D{{Key: "agent_id", Value: agentID}})
 	if err != nil {
 		return store.DINAAgent{}, fmt.Errorf("find dina agent %q: %w", agentID, err)
 	}
@@ -118,7 +118,7 @@ func (s *Store) SearchDINAAgents(ctx context.Context, query string, limit int) (
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	sortDoc, _ := dinaSortDoc(store.DINASort{})
-	out, err := findAll[store.DINAAgent](ctx, s.coll(collArmyList), q,
+	out, err := findAll[store.DINAAgent](ctx, s.coll(store.CollArmyList), q,
 		options.Find().SetSort(sortDoc).SetLimit(int64(clamp(limit, maxSearchLimit))))
 	if err != nil {
 		return nil, fmt.Errorf("search dina agents: %w", err)
@@ -131,7 +131,7 @@ func (s *Store) SearchDINAAgents(ctx context.Context, query string, limit int) (
 func (s *Store) DINAStatistics(ctx context.Context) (store.DINAStatistics, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	coll := s.coll(collArmyList)
+	coll := s.coll(store.CollArmyList)
 	var (
 		st                               store.DINAStatistics
 		byCat, byLegal, byRegion, byBrig []keyCount
@@ -193,7 +193,7 @@ func (s *Store) CreateDINAAgent(ctx context.Context, a store.DINAAgent) (store.D
 		a.ID = bson.NewObjectID()
 	}
 	if err := guarded(ctx, Write, func(ctx context.Context) (err error) {
-		_, err = s.coll(collArmyList).InsertOne(ctx, a)
+		_, err = s.coll(store.CollArmyList).InsertOne(ctx, a)
 		return err
 	}); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
@@ -232,7 +232,7 @@ func (s *Store) UpdateDINAAgent(ctx context.Context, agentID string, p store.DIN
 	set = append(set, bson.E{Key: "updated_at", Value: time.Now().UTC().Truncate(time.Millisecond)})
 	var a store.DINAAgent
 	err := guarded(ctx, Write, func(ctx context.Context) error {
-		return s.coll(collArmyList).FindOneAndUpdate(ctx, bson.D{{Key: "agent_id", Value: agentID}},
+		return s.coll(store.CollArmyList).FindOneAndUpdate(ctx, bson.D{{Key: "agent_id", Value: agentID}},
 			bson.D{{Key: "$set", Value: set}}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
 	})
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -251,7 +251,7 @@ func (s *Store) DeleteDINAAgent(ctx context.Context, agentID string) (bool, erro
 	defer cancel()
 	var deleted int64
 	err := guarded(ctx, Write, func(ctx context.Context) error {
-		res, err := s.coll(collArmyList).DeleteOne(ctx, bson.D{{Key: "agent_id", Value: agentID}})
+		res, err := s.coll(store.CollArmyList).DeleteOne(ctx, bson.D{{Key: "agent_id", Value: agentID}})
 		if err == nil {
 			deleted = res.DeletedCount
 		}

@@ -16,7 +16,7 @@ import (
 func (s *Store) Perpetrators(ctx context.Context, limit int) ([]store.Perpetrator, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	out, err := findAll[store.Perpetrator](ctx, s.coll(collComprehensive), bson.D{},
+	out, err := findAll[store.Perpetrator](ctx, s.coll(store.CollComprehensive), bson.D{},
 		options.Find().SetSort(bson.D{{Key: "fullName", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(clamp(limit, maxListLimit))))
 	if err != nil {
 		return nil, fmt.Errorf("find perpetrators: %w", err)
@@ -43,7 +43,7 @@ func statusMatches(words string) bson.D {
 func (s *Store) DinaStats(ctx context.Context) (store.DinaStats, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	coll := s.coll(collComprehensive)
+	coll := s.coll(store.CollComprehensive)
 	var st store.DinaStats
 	g, gctx := group(ctx)
 	g.Go(count(gctx, coll, bson.D{}, &st.Total))
@@ -90,7 +90,7 @@ func allAgentsFilter(kind string) bson.D {
 func (s *Store) AllAgents(ctx context.Context, filter string, page, limit int) ([]store.AllAgent, int, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	coll := s.coll(collAllAgents)
+	coll := s.coll(store.CollAllAgents)
 	q := allAgentsFilter(filter)
 	limit = clamp(limit, maxPageLimit)
 	page = clamp(page, maxPage)
@@ -119,13 +119,13 @@ func (s *Store) AllAgents(ctx context.Context, filter string, page, limit int) (
 
 func dinaIndexes() map[string][]mongo.IndexModel {
 	return map[string][]mongo.IndexModel{
-		collComprehensive: {
+		store.CollComprehensive: {
 			{Keys: bson.D{{Key: "fullName", Value: 1}}},
 			{Keys: bson.D{{Key: "status", Value: 1}}},
 			{Keys: bson.D{{Key: "legalStatus.convicted", Value: 1}}},
 			{Keys: bson.D{{Key: "tags", Value: 1}}},
 		},
-		collAllAgents: {
+		store.CollAllAgents: {
 			{Keys: bson.D{{Key: "agentNumber", Value: 1}}},
 			{Keys: bson.D{{Key: "status", Value: 1}}},
 			{Keys: bson.D{{Key: "legalStatus.convicted", Value: 1}}},

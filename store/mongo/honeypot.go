@@ -29,7 +29,7 @@ func triggerSort() bson.D {
 func (s *Store) findTriggers(ctx context.Context, filter bson.D, limit int, what string) ([]store.HoneypotTrigger, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	docs, err := findAll[triggerDoc](ctx, s.coll(collHoneypot), filter,
+	docs, err := findAll[triggerDoc](ctx, s.coll(store.CollHoneypot), filter,
 		options.Find().SetSort(triggerSort()).SetLimit(int64(clamp(limit, maxListLimit))))
 	if err != nil {
 		return nil, fmt.Errorf("find honeypot triggers%s: %w", what, err)
@@ -101,7 +101,7 @@ func (s *Store) HoneypotTriggersByIP(ctx context.Context, ip string, limit int) 
 func (s *Store) HoneypotTriggersByIPs(ctx context.Context, ips []string, limit int) ([]store.HoneypotTrigger, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	docs, err := newestPerKey(ctx, s.coll(collHoneypot), "ip_address", ips, limit, triggerSort(),
+	docs, err := newestPerKey(ctx, s.coll(store.CollHoneypot), "ip_address", ips, limit, triggerSort(),
 		func(t triggerDoc) (string, bson.ObjectID) { return t.IPAddress, t.ID })
 	if err != nil {
 		return nil, fmt.Errorf("find honeypot triggers by ips: %w", err)
@@ -129,7 +129,7 @@ func (s *Store) InsertHoneypotTrigger(ctx context.Context, t store.HoneypotTrigg
 		t.TriggeredAt = time.Now().UTC()
 	}
 	if err := guarded(ctx, Write, func(ctx context.Context) (err error) {
-		_, err = s.coll(collHoneypot).InsertOne(ctx, t)
+		_, err = s.coll(store.CollHoneypot).InsertOne(ctx, t)
 		return err
 	}); err != nil {
 		return fmt.Errorf("insert honeypot trigger: %w", err)
@@ -156,7 +156,7 @@ const lastTriggerScan = 10_000
 func (s *Store) HoneypotSummary(ctx context.Context) (store.HoneypotSummary, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	coll := s.coll(collHoneypot)
+	coll := s.coll(store.CollHoneypot)
 
 	type pair struct {
 		ID struct {

@@ -28,7 +28,7 @@ func normalizeHunt(h *store.HuntConversation) {
 func (s *Store) findHunts(ctx context.Context, filter bson.D, limit int, what string) ([]store.HuntConversation, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	out, err := findAll[store.HuntConversation](ctx, s.coll(collHunts), filter,
+	out, err := findAll[store.HuntConversation](ctx, s.coll(store.CollHunts), filter,
 		options.Find().SetSort(huntSort()).SetLimit(int64(clamp(limit, maxListLimit))))
 	if err != nil {
 		return nil, fmt.Errorf("find hunt conversations%s: %w", what, err)
@@ -53,7 +53,7 @@ func (s *Store) HuntConversations(ctx context.Context, status string, limit int)
 func (s *Store) HuntConversation(ctx context.Context, sessionID string) (store.HuntConversation, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	h, err := findOne[store.HuntConversation](ctx, s.coll(collHunts), bson.D{{Key: "session_id", Value: sessionID}})
+	h, err := findOne[store.HuntConversation](ctx, s.coll(store.CollHunts), bson.D{{Key: "session_id", Value: sessionID}})
 	if err != nil {
 		return store.HuntConversation{}, fmt.Errorf("find hunt conversation %q: %w", sessionID, err)
 	}
@@ -67,7 +67,7 @@ func (s *Store) HuntConversation(ctx context.Context, sessionID string) (store.H
 func (s *Store) HuntsByTargets(ctx context.Context, targets []string, limit int) ([]store.HuntConversation, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	out, err := newestPerKey(ctx, s.coll(collHunts), "target_actor", targets, limit, huntSort(),
+	out, err := newestPerKey(ctx, s.coll(store.CollHunts), "target_actor", targets, limit, huntSort(),
 		func(h store.HuntConversation) (string, bson.ObjectID) { return h.TargetActor, h.ID })
 	if err != nil {
 		return nil, fmt.Errorf("find hunt conversations by targets: %w", err)
@@ -89,7 +89,7 @@ type huntTarget struct {
 func (s *Store) HuntStats(ctx context.Context) (store.HuntStats, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	coll := s.coll(collHunts)
+	coll := s.coll(store.CollHunts)
 	var (
 		st       store.HuntStats
 		recent   []huntTarget

@@ -9,20 +9,22 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/neko-defense/neko/store"
 )
 
 // indexes lists, per collection, an index for every filter and sort the
 // Store's methods use.
 func indexes() map[string][]mongo.IndexModel {
 	m := map[string][]mongo.IndexModel{
-		collThreatActors: threatActorIndexes(),
-		collHoneypot:     honeypotIndexes(),
-		collHunts:        huntIndexes(),
-		collPatterns:     patternIndexes(),
-		collArmyList:     armyListIndexes(),
-		collAsciiArt:     {{Keys: bson.D{{Key: "id", Value: 1}}}},
-		collIncidents:    incidentIndexes(),
-		collBlockedIPs:   blockedIPIndexes(),
+		store.CollThreatActors: threatActorIndexes(),
+		store.CollHoneypot:     honeypotIndexes(),
+		store.CollHunts:        huntIndexes(),
+		store.CollPatterns:     patternIndexes(),
+		store.CollArmyList:     armyListIndexes(),
+		store.CollAsciiArt:     {{Keys: bson.D{{Key: "id", Value: 1}}}},
+		collIncidents:          incidentIndexes(),
+		collBlockedIPs:         blockedIPIndexes(),
 	}
 	for coll, models := range dinaIndexes() {
 		m[coll] = models

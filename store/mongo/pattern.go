@@ -21,7 +21,7 @@ func patternSort() bson.D {
 }
 
 func (s *Store) findPatterns(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder, what string) ([]store.CasePattern, error) {
-	out, err := findAll[store.CasePattern](ctx, s.coll(collPatterns), filter, opts)
+	out, err := findAll[store.CasePattern](ctx, s.coll(store.CollPatterns), filter, opts)
 	if err != nil {
 		return nil, fmt.Errorf("find case patterns%s: %w", what, err)
 	}
@@ -47,7 +47,7 @@ func (s *Store) CasePatterns(ctx context.Context, reusability string, limit int)
 func (s *Store) CasePattern(ctx context.Context, patternID string) (store.CasePattern, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	p, err := findOne[store.CasePattern](ctx, s.coll(collPatterns), bson.D{{Key: "pattern_id", Value: patternID}})
+	p, err := findOne[store.CasePattern](ctx, s.coll(store.CollPatterns), bson.D{{Key: "pattern_id", Value: patternID}})
 	if err != nil {
 		return store.CasePattern{}, fmt.Errorf("find case pattern %q: %w", patternID, err)
 	}
@@ -71,7 +71,7 @@ func (s *Store) CasePatternsByIDs(ctx context.Context, ids []string) ([]store.Ca
 func (s *Store) CasePatternStats(ctx context.Context) (store.CasePatternStats, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	coll := s.coll(collPatterns)
+	coll := s.coll(store.CollPatterns)
 	var (
 		st   store.CasePatternStats
 		cats []keyCount

@@ -25,10 +25,10 @@ func (s *Store) Overview(ctx context.Context) (store.Overview, error) {
 	defer cancel()
 	var actors, active, captured, triggers int
 	g, gctx := group(ctx)
-	g.Go(count(gctx, s.coll(collThreatActors), bson.D{}, &actors))
-	g.Go(count(gctx, s.coll(collHunts), bson.D{{Key: "status", Value: "active"}}, &active))
-	g.Go(count(gctx, s.coll(collHunts), bson.D{{Key: "outcome", Value: "captured"}}, &captured))
-	g.Go(count(gctx, s.coll(collHoneypot), bson.D{}, &triggers))
+	g.Go(count(gctx, s.coll(store.CollThreatActors), bson.D{}, &actors))
+	g.Go(count(gctx, s.coll(store.CollHunts), bson.D{{Key: "status", Value: "active"}}, &active))
+	g.Go(count(gctx, s.coll(store.CollHunts), bson.D{{Key: "outcome", Value: "captured"}}, &captured))
+	g.Go(count(gctx, s.coll(store.CollHoneypot), bson.D{}, &triggers))
 	if err := g.Wait(); err != nil {
 		return store.Overview{}, fmt.Errorf("overview: %w", err)
 	}
@@ -43,7 +43,7 @@ func (s *Store) Overview(ctx context.Context) (store.Overview, error) {
 func (s *Store) AsciiArt(ctx context.Context) ([]store.AsciiArt, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	out, err := findAll[store.AsciiArt](ctx, s.coll(collAsciiArt), bson.D{},
+	out, err := findAll[store.AsciiArt](ctx, s.coll(store.CollAsciiArt), bson.D{},
 		options.Find().SetSort(bson.D{{Key: "id", Value: 1}}).SetLimit(maxListLimit))
 	if err != nil {
 		return nil, fmt.Errorf("find ascii art: %w", err)

@@ -31,22 +31,14 @@ import (
 	"github.com/neko-defense/neko/store"
 )
 
-// The collections read (store.Coll*, the ones store/seed writes) and the store's limits.
+// The store's limits. The collections it reads are store.Coll*, the ones store/seed writes.
 const (
-	collThreatActors  = store.CollThreatActors
-	collHoneypot      = store.CollHoneypot
-	collHunts         = store.CollHunts
-	collPatterns      = store.CollPatterns
-	collArmyList      = store.CollArmyList
-	collComprehensive = store.CollComprehensive
-	collAllAgents     = store.CollAllAgents
-	collAsciiArt      = store.CollAsciiArt
-	defaultDatabase   = "neko-defense-system"
-	maxListLimit      = 1000
-	maxPageLimit      = 100
-	maxSearchLimit    = 50
-	maxSearchLen      = 200
-	maxPage           = 1_000_000
+	defaultDatabase = "neko-defense-system"
+	maxListLimit    = 1000
+	maxPageLimit    = 100
+	maxSearchLimit  = 50
+	maxSearchLen    = 200
+	maxPage         = 1_000_000
 	// statsConcurrency is the widest one statistic fans out: 2, so that the six statistics of a
 	// dashboard query (12 aggregations) fit the default aggregate pool (15) together; at 4 such
 	// a query waited past the pool's queue timeout and was refused.

@@ -154,7 +154,7 @@ func (s *Store) ThreatCounts(ctx context.Context) (store.ThreatCounts, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var c store.ThreatCounts
-	coll := s.coll(collThreatActors)
+	coll := s.coll(store.CollThreatActors)
 	g, gctx := group(ctx)
 	for _, x := range []struct {
 		category string
@@ -181,7 +181,7 @@ func (s *Store) ThreatCounts(ctx context.Context) (store.ThreatCounts, error) {
 func (s *Store) ThreatActors(ctx context.Context, category string, limit int) ([]store.ThreatActor, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	docs, err := findAll[threatActorDoc](ctx, s.coll(collThreatActors), categoryFilter(category),
+	docs, err := findAll[threatActorDoc](ctx, s.coll(store.CollThreatActors), categoryFilter(category),
 		options.Find().SetSort(threatActorSort()).SetLimit(int64(clamp(limit, maxListLimit))))
 	if err != nil {
 		return nil, fmt.Errorf("find threat actors: %w", err)
@@ -197,7 +197,7 @@ func (s *Store) ThreatActors(ctx context.Context, category string, limit int) ([
 func (s *Store) ThreatActorDocuments(ctx context.Context, category string, limit int) ([]map[string]any, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	docs, err := findAll[map[string]any](ctx, s.coll(collThreatActors), categoryFilter(category),
+	docs, err := findAll[map[string]any](ctx, s.coll(store.CollThreatActors), categoryFilter(category),
 		options.Find().SetSort(threatActorSort()).SetLimit(int64(clamp(limit, maxListLimit))))
 	if err != nil {
 		return nil, fmt.Errorf("find threat actor documents: %w", err)
@@ -212,7 +212,7 @@ func (s *Store) ThreatActorDocuments(ctx context.Context, category string, limit
 func (s *Store) ThreatActor(ctx context.Context, actorID string) (store.ThreatActor, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	d, err := findOne[threatActorDoc](ctx, s.coll(collThreatActors), bson.D{{Key: "actor_id", Value: actorID}})
+	d, err := findOne[threatActorDoc](ctx, s.coll(store.CollThreatActors), bson.D{{Key: "actor_id", Value: actorID}})
 	if err != nil {
 		return store.ThreatActor{}, fmt.Errorf("find threat actor %q: %w", actorID, err)
 	}
@@ -231,7 +231,7 @@ func (s *Store) ThreatActorsByKeys(ctx context.Context, keys []string) ([]store.
 		bson.D{{Key: "actor_id", Value: bson.D{{Key: "$in", Value: keys}}}},
 		bson.D{{Key: "name", Value: bson.D{{Key: "$in", Value: keys}}}},
 	}}}
-	docs, err := findAll[threatActorDoc](ctx, s.coll(collThreatActors), filter, options.Find())
+	docs, err := findAll[threatActorDoc](ctx, s.coll(store.CollThreatActors), filter, options.Find())
 	if err != nil {
 		return nil, fmt.Errorf("find threat actors by keys: %w", err)
 	}
@@ -247,7 +247,7 @@ func (s *Store) ThreatActorsByIOCs(ctx context.Context, addresses []string) ([]s
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	filter := bson.D{{Key: "iocs", Value: bson.D{{Key: "$in", Value: addresses}}}}
-	docs, err := findAll[threatActorDoc](ctx, s.coll(collThreatActors), filter, options.Find())
+	docs, err := findAll[threatActorDoc](ctx, s.coll(store.CollThreatActors), filter, options.Find())
 	if err != nil {
 		return nil, fmt.Errorf("find threat actors by iocs: %w", err)
 	}

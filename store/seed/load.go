@@ -15,18 +15,6 @@ import (
 // batchSize is the number of documents per insertMany.
 const batchSize = 500
 
-// The collections Load writes (store.Coll*, the ones store/mongo reads).
-const (
-	collThreatActors  = store.CollThreatActors
-	collHoneypot      = store.CollHoneypot
-	collHunts         = store.CollHunts
-	collPatterns      = store.CollPatterns
-	collArmyList      = store.CollArmyList
-	collComprehensive = store.CollComprehensive
-	collAllAgents     = store.CollAllAgents
-	collAsciiArt      = store.CollAsciiArt
-)
-
 // Load inserts d into db with insertMany in batches of 500. It drops and
 // overwrites nothing: loading into a non-empty database fails on the first
 // duplicate _id or unique key (see Empty).
@@ -39,14 +27,14 @@ func Load(ctx context.Context, db *mongo.Database, d Dataset) error {
 		name string
 		docs []any
 	}{
-		{collThreatActors, actors},
-		{collHoneypot, anySlice(d.HoneypotTriggers)},
-		{collHunts, anySlice(d.Hunts)},
-		{collPatterns, anySlice(d.CasePatterns)},
-		{collArmyList, anySlice(d.DINAAgents)},
-		{collComprehensive, anySlice(d.Perpetrators)},
-		{collAllAgents, anySlice(d.AllAgents)},
-		{collAsciiArt, anySlice(d.AsciiArt)},
+		{store.CollThreatActors, actors},
+		{store.CollHoneypot, anySlice(d.HoneypotTriggers)},
+		{store.CollHunts, anySlice(d.Hunts)},
+		{store.CollPatterns, anySlice(d.CasePatterns)},
+		{store.CollArmyList, anySlice(d.DINAAgents)},
+		{store.CollComprehensive, anySlice(d.Perpetrators)},
+		{store.CollAllAgents, anySlice(d.AllAgents)},
+		{store.CollAsciiArt, anySlice(d.AsciiArt)},
 	} {
 		coll := db.Collection(c.name)
 		for start := 0; start < len(c.docs); start += batchSize {
@@ -62,7 +50,7 @@ func Load(ctx context.Context, db *mongo.Database, d Dataset) error {
 // Empty reports whether db holds no threat actors, which is how the server
 // decides to seed a fresh embedded database at start-up.
 func Empty(ctx context.Context, db *mongo.Database) (bool, error) {
-	err := db.Collection(collThreatActors).FindOne(ctx, bson.D{}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	err := db.Collection(store.CollThreatActors).FindOne(ctx, bson.D{}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return true, nil
