@@ -127,47 +127,32 @@ func (ex *execution) serializeCustom(def *ast.Definition, v any) (leaf, bool, er
 	return leaf{kind: kindRaw, s: string(w.buf)}, false, nil
 }
 
+// completeItems completes the items of one of completeList's fast-path slice types; a nil slice
+// is null.
+func completeItems[T any](ctx context.Context, ex *execution, lv *level, itemType *ast.Type, cf *collectedField, list []T, path *pathNode, out *value) {
+	if list == nil {
+		out.kind = kindNull
+		return
+	}
+	nodes := ex.startList(out, path, len(list))
+	for i := range list {
+		ex.complete(ctx, lv, itemType, cf, list[i], &nodes[i], &out.elems[i])
+	}
+}
+
 // completeList completes every item of a list. []any, []map[string]any,
 // []string and []int are fast paths; any other slice or array (or pointer
 // to one) goes through reflection. A nil slice is null.
 func (ex *execution) completeList(ctx context.Context, lv *level, itemType *ast.Type, cf *collectedField, v any, path *pathNode, out *value) bool {
 	switch list := v.(type) {
 	case []any:
-		if list == nil {
-			out.kind = kindNull
-			return false
-		}
-		nodes := ex.startList(out, path, len(list))
-		for i := range list {
-			ex.complete(ctx, lv, itemType, cf, list[i], &nodes[i], &out.elems[i])
-		}
+		completeItems(ctx, ex, lv, itemType, cf, list, path, out)
 	case []map[string]any:
-		if list == nil {
-			out.kind = kindNull
-			return false
-		}
-		nodes := ex.startList(out, path, len(list))
-		for i := range list {
-			ex.complete(ctx, lv, itemType, cf, list[i], &nodes[i], &out.elems[i])
-		}
+		completeItems(ctx, ex, lv, itemType, cf, list, path, out)
 	case []string:
-		if list == nil {
-			out.kind = kindNull
-			return false
-		}
-		nodes := ex.startList(out, path, len(list))
-		for i := range list {
-			ex.complete(ctx, lv, itemType, cf, list[i], &nodes[i], &out.elems[i])
-		}
+		completeItems(ctx, ex, lv, itemType, cf, list, path, out)
 	case []int:
-		if list == nil {
-			out.kind = kindNull
-			return false
-		}
-		nodes := ex.startList(out, path, len(list))
-		for i := range list {
-			ex.complete(ctx, lv, itemType, cf, list[i], &nodes[i], &out.elems[i])
-		}
+		completeItems(ctx, ex, lv, itemType, cf, list, path, out)
 	default:
 		rv := reflect.ValueOf(v)
 		switch rv.Kind() {
