@@ -73,22 +73,8 @@ func (s *Store) DINAAgents(ctx context.Context, f store.DINAAgentFilter, sort st
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	coll := s.coll(store.CollArmyList)
-	q := dinaFilter(f)
-	limit = clamp(limit, maxPageLimit)
-	page = clamp(page, maxPage)
-	var (
-		agents []store.DINAAgent
-		total  int
-	)
-	g, gctx := group(ctx)
-	g.Go(count(gctx, coll, q, &total))
-	g.Go(func() (err error) {
-		agents, err = findAll[store.DINAAgent](gctx, coll, q, options.Find().
-			SetSort(sortDoc).SetSkip(int64(page-1)*int64(limit)).SetLimit(int64(limit)))
-		return err
-	})
-	if err := g.Wait(); err != nil {
+	agents, total, err := findPage[store.DINAAgent](ctx, s.coll(store.CollArmyList), dinaFilter(f), sortDoc, page, limit)
+	if err != nil {
 		return nil, 0, fmt.Errorf("find dina agents: %w", err)
 	}
 	return agents, total, nil

@@ -90,23 +90,9 @@ func allAgentsFilter(kind string) bson.D {
 func (s *Store) AllAgents(ctx context.Context, filter string, page, limit int) ([]store.AllAgent, int, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	coll := s.coll(store.CollAllAgents)
-	q := allAgentsFilter(filter)
-	limit = clamp(limit, maxPageLimit)
-	page = clamp(page, maxPage)
-	var (
-		agents []store.AllAgent
-		total  int
-	)
-	g, gctx := group(ctx)
-	g.Go(count(gctx, coll, q, &total))
-	g.Go(func() (err error) {
-		agents, err = findAll[store.AllAgent](gctx, coll, q, options.Find().
-			SetSort(bson.D{{Key: "agentNumber", Value: 1}, {Key: "_id", Value: 1}}).
-			SetSkip(int64(page-1)*int64(limit)).SetLimit(int64(limit)))
-		return err
-	})
-	if err := g.Wait(); err != nil {
+	agents, total, err := findPage[store.AllAgent](ctx, s.coll(store.CollAllAgents), allAgentsFilter(filter),
+		bson.D{{Key: "agentNumber", Value: 1}, {Key: "_id", Value: 1}}, page, limit)
+	if err != nil {
 		return nil, 0, fmt.Errorf("find all agents: %w", err)
 	}
 	for i := range agents {

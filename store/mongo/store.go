@@ -251,6 +251,29 @@ func findAll[T any](ctx context.Context, coll *mongo.Collection, filter any, opt
 	return out, nil
 }
 
+// findPage returns one page of the documents matching filter in sort order (page at least 1,
+// limit clamped to [1, maxPageLimit], page to [1, maxPage]) and the number of all matching
+// documents: two concurrent database calls.
+func findPage[T any](ctx context.Context, coll *mongo.Collection, filter any, sort bson.D, page, limit int) ([]T, int, error) {
+	limit = clamp(limit, maxPageLimit)
+	page = clamp(page, maxPage)
+	var (
+		docs  []T
+		total int
+	)
+	g, gctx := group(ctx)
+	g.Go(count(gctx, coll, filter, &total))
+	g.Go(func() (err error) {
+		docs, err = findAll[T](gctx, coll, filter, options.Find().
+			SetSort(sort).SetSkip(int64(page-1)*int64(limit)).SetLimit(int64(limit)))
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
+	return docs, total, nil
+}
+
 // findOne decodes the first document matching filter, or returns
 // store.ErrNotFound.
 func findOne[T any](ctx context.Context, coll *mongo.Collection, filter any) (T, error) {
