@@ -381,20 +381,3 @@ func outputID(v any) (leaf, bool, error) {
 	}
 	return leaf{}, false, fmt.Errorf("ID cannot represent value: %v", v)
 }
-
-// outputBuiltin dispatches result coercion of a built-in scalar. isNull
-// reports a nil pointer, which completes to null without an error.
-func outputBuiltin(name string, v any) (l leaf, isNull bool, err error) {
-	switch name {
-	case "Int":
-		return outputInt(v)
-	case "Float":
-		return outputFloat(v)
-	case "String":
-		return outputString(v)
-	case "Boolean":
-		return outputBoolean(v)
-	default:
-		return outputID(v)
-	}
-}
