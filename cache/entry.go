@@ -33,6 +33,11 @@ type Policy struct {
 	StaleWhileRevalidate time.Duration
 	// StaleIfError extends MaxAge: during it Do serves the stale entry when fill fails.
 	StaleIfError time.Duration
+	// Tags are the tags fill's entry will carry, as far as the caller knows them before it runs
+	// (GraphQL operations and REST routes know theirs). Their versions are learned before fill
+	// starts: with Redis, an entry carrying a tag this instance did not know when its fill began
+	// is answered but not stored (see Tiered.stamp), so undeclared tags cost a miss.
+	Tags []string
 }
 
 // retention is how long past StoredAt an entry can still be of use, which is how long the tiers

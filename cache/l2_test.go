@@ -59,7 +59,7 @@ func TestDoL2(t *testing.T) {
 	first := newTiered(t, Config{Redis: rdb, KeyPrefix: "t:", OnLookup: log.record})
 	f := &counter{body: "actors", tags: []string{"ThreatActor"}}
 
-	if _, st, err := first.Do(ctx, "k", minute, f.fill); err != nil || st != Miss {
+	if _, st, err := first.Do(ctx, "k", f.policy(minute), f.fill); err != nil || st != Miss {
 		t.Fatalf("cold Do = %v, %v", st, err)
 	}
 	if got, want := log.take(), []string{"l1:miss", "l2:miss"}; !slices.Equal(got, want) {
@@ -83,7 +83,7 @@ func TestDoL2(t *testing.T) {
 		{"then L1 hit", Hit, []string{"l1:hit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, st, err := second.Do(ctx, "k", minute, f.fill)
+			e, st, err := second.Do(ctx, "k", f.policy(minute), f.fill)
 			if err != nil || st != tc.wantStatus || string(e.Body) != "actors#1" {
 				t.Fatalf("Do = %q, %v, %v; want actors#1, %v", e.Body, st, err, tc.wantStatus)
 			}
@@ -103,7 +103,7 @@ func TestDoL2(t *testing.T) {
 	if err := rdb.Set(ctx, "t:resp:bad", "\x09garbage", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, st, err := second.Do(ctx, "bad", minute, f.fill); err != nil || st != Miss {
+	if _, st, err := second.Do(ctx, "bad", f.policy(minute), f.fill); err != nil || st != Miss {
 		t.Fatalf("Do over a corrupt L2 value = %v, %v; want MISS", st, err)
 	}
 	if got, want := log.take(), []string{"l1:miss", "l2:error"}; !slices.Equal(got, want) {

@@ -222,7 +222,7 @@ func (t *Tiered) Do(ctx context.Context, key string, p Policy, fill func(ctx con
 	}
 	t.lookup("l1", "miss")
 
-	f, leader := t.flights.join(key)
+	f, leader := t.flights.join(key, t.Generation())
 	if leader {
 		started := t.spawn(func() {
 			ctx, cancel := t.fillContext(ctx)
@@ -253,7 +253,7 @@ func (t *Tiered) fly(ctx context.Context, key string, p Policy, fill func(contex
 			t.cfg.Logger.Error("cache: flight panicked", "key", key, "panic", r, "stack", string(debug.Stack()))
 			res = flightResult{err: fmt.Errorf("cache: flight %q: %w: %v", key, ErrFillPanic, r)}
 		}
-		t.flights.finish(key, f, res)
+		t.flights.finish(f, res)
 	}()
 	res = t.flight(ctx, key, p, fill, fallback, refresh)
 }
@@ -290,6 +290,7 @@ func (t *Tiered) flight(ctx context.Context, key string, p Policy, fill func(con
 		}
 	}
 
+	t.know(ctx, p.Tags)
 	start := t.tags.load()
 	e, err := t.runFill(ctx, key, fill)
 	if err != nil {
@@ -335,7 +336,7 @@ func (t *Tiered) refresh(ctx context.Context, key string, p Policy, fill func(co
 		// Join the flight in progress, if any; if it ended without a new entry (it found the stale
 		// one, or failed), lead one refresh flight of our own.
 		for range 2 {
-			f, leader := t.flights.join(key)
+			f, leader := t.flights.join(key, t.Generation())
 			if leader {
 				t.fly(ctx, key, p, fill, nil, f, true)
 			} else {
@@ -450,9 +451,31 @@ func (t *Tiered) runFill(ctx context.Context, key string, fill func(context.Cont
 	return e, nil
 }
 
+// know learns the versions of the tags the table does not know yet, before a fill starts.
+func (t *Tiered) know(ctx context.Context, tags []string) {
+	tbl := t.tags.load()
+	var unknown []string
+	for _, tag := range tags {
+		if _, ok := tbl.versions[tag]; !ok {
+			unknown = append(unknown, tag)
+		}
+	}
+	if len(unknown) > 0 {
+		t.resolve(ctx, tbl.epoch, unknown)
+	}
+}
+
 // stamp records in it the versions of its tags and reports whether it may be stored: not if the
 // epoch changed or one of its tags was invalidated since start was loaded (the fill may have read
 // data older than the invalidation), nor if a tag's version cannot be known.
+//
+// Nor, with Redis, if one of its tags was unknown when the fill started. Another instance may
+// have invalidated that tag during the fill, its message not here yet: the version Redis gives
+// now may be the one after that invalidation, and stamping the entry with it would keep data
+// read before the invalidation as fresh until its max-age. Tags known at the start are safe: a
+// message arriving before the stamp marks the tag changed, one arriving after it outdates the
+// entry. Policy.Tags makes a fill's tags known before it starts. Without Redis every version
+// change is a local bump, which marks the tag changed.
 func (t *Tiered) stamp(ctx context.Context, it *item, start *tagTable) bool {
 	tags := it.entry.Tags
 	tbl := t.tags.load()
@@ -474,6 +497,9 @@ func (t *Tiered) stamp(ctx context.Context, it *item, start *tagTable) bool {
 	for i, tag := range tags {
 		tv, ok := tbl.versions[tag]
 		if !ok || tv.changed > start.seq {
+			return false
+		}
+		if _, known := start.versions[tag]; !known && t.cfg.Redis != nil {
 			return false
 		}
 		it.versions[i] = tv.v

@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"golang.org/x/sync/singleflight"
 
@@ -18,33 +19,47 @@ import (
 //
 // A caller that gives up does not cancel the others: the shared read runs without the first
 // caller's cancellation, bounded by the store's own operation timeout.
+//
+// A read is shared only within the response cache's invalidation generation it started in. A
+// caller after an invalidation (a write here, or the message of one elsewhere) fills a cache entry
+// that will be stored as fresh: joining a read that started before the write would store the old
+// statistics for their whole max-age.
 type dedupedStore struct {
 	Store
-	flights singleflight.Group
+	flights    singleflight.Group
+	generation func() uint64 // the response cache's invalidation generation; nil: none
+}
+
+// key is name within the current invalidation generation.
+func (d *dedupedStore) key(name string) string {
+	if d.generation == nil {
+		return name
+	}
+	return name + "@" + strconv.FormatUint(d.generation(), 10)
 }
 
 func (d *dedupedStore) DINAStatistics(ctx context.Context) (store.DINAStatistics, error) {
-	return shared(ctx, &d.flights, "dina_statistics", d.Store.DINAStatistics)
+	return shared(ctx, &d.flights, d.key("dina_statistics"), d.Store.DINAStatistics)
 }
 
 func (d *dedupedStore) DinaStats(ctx context.Context) (store.DinaStats, error) {
-	return shared(ctx, &d.flights, "dina_stats", d.Store.DinaStats)
+	return shared(ctx, &d.flights, d.key("dina_stats"), d.Store.DinaStats)
 }
 
 func (d *dedupedStore) HoneypotSummary(ctx context.Context) (store.HoneypotSummary, error) {
-	return shared(ctx, &d.flights, "honeypot_summary", d.Store.HoneypotSummary)
+	return shared(ctx, &d.flights, d.key("honeypot_summary"), d.Store.HoneypotSummary)
 }
 
 func (d *dedupedStore) HuntStats(ctx context.Context) (store.HuntStats, error) {
-	return shared(ctx, &d.flights, "hunt_stats", d.Store.HuntStats)
+	return shared(ctx, &d.flights, d.key("hunt_stats"), d.Store.HuntStats)
 }
 
 func (d *dedupedStore) CasePatternStats(ctx context.Context) (store.CasePatternStats, error) {
-	return shared(ctx, &d.flights, "case_pattern_stats", d.Store.CasePatternStats)
+	return shared(ctx, &d.flights, d.key("case_pattern_stats"), d.Store.CasePatternStats)
 }
 
 func (d *dedupedStore) ThreatCounts(ctx context.Context) (store.ThreatCounts, error) {
-	return shared(ctx, &d.flights, "threat_counts", d.Store.ThreatCounts)
+	return shared(ctx, &d.flights, d.key("threat_counts"), d.Store.ThreatCounts)
 }
 
 // shared runs read once for the concurrent callers of key and gives each the result, which they

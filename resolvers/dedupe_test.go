@@ -67,3 +67,39 @@ func TestStatisticsReadOnceForConcurrentCallers(t *testing.T) {
 		t.Fatalf("%d reads, want 1", n)
 	}
 }
+
+// A caller after an invalidation does not join a read that started before it: it fills a cache
+// entry stored as fresh, which must not hold the statistics from before the write.
+func TestStatisticsNotSharedAcrossInvalidation(t *testing.T) {
+	slow := &slowStats{release: make(chan struct{})}
+	var gen atomic.Uint64
+	d := &dedupedStore{Store: slow, generation: gen.Load}
+	first := make(chan error, 1)
+	go func() {
+		_, err := d.DINAStatistics(context.Background())
+		first <- err
+	}()
+	for slow.reads.Load() == 0 { // the first read is in flight
+	}
+	gen.Add(1) // a write invalidated the cache
+	second := make(chan error, 1)
+	go func() {
+		_, err := d.DINAStatistics(context.Background())
+		second <- err
+	}()
+	// The second read starts within microseconds; the bound only keeps a regression from hanging.
+	for deadline := time.Now().Add(10 * time.Second); slow.reads.Load() < 2; {
+		if time.Now().After(deadline) {
+			close(slow.release)
+			t.Fatal("the caller after the invalidation joined the read that started before it")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(slow.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -126,6 +126,10 @@ type Config struct {
 	Keys         KeyAdmin
 	Audit        Auditor
 	AuditDropped func() uint64
+	// Generation is the response cache's invalidation generation (cache.Tiered.Generation): the
+	// dashboard statistics are shared between concurrent callers only within one. nil shares
+	// them regardless.
+	Generation func() uint64
 }
 
 // New validates cfg.
@@ -139,7 +143,7 @@ func New(cfg Config) (*Resolvers, error) {
 	if cfg.Loaders.PerKeyLimit == 0 {
 		cfg.Loaders.PerKeyLimit = maxRelationLimit
 	}
-	return &Resolvers{store: &dedupedStore{Store: cfg.Store}, auth: cfg.Auth, logger: cfg.Logger, now: cfg.Now, loaders: cfg.Loaders,
+	return &Resolvers{store: &dedupedStore{Store: cfg.Store, generation: cfg.Generation}, auth: cfg.Auth, logger: cfg.Logger, now: cfg.Now, loaders: cfg.Loaders,
 		security: cfg.Security, blocks: cfg.Blocks, keys: cfg.Keys, auditor: cfg.Audit, auditDropped: cfg.AuditDropped}, nil
 }
 

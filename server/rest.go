@@ -159,7 +159,7 @@ func (s *Server) rest(rt restRoute) fiber.Handler {
 			// Parameters are validated inside fill; a bad one fails the fill and is not cached.
 			lctx, span := s.startCacheSpan(ctx, cacheKindREST)
 			entry, status, err = s.deps.Cache.Do(lctx, restKey("/api"+rt.path, q), cache.Policy{
-				MaxAge: rt.maxAge, StaleWhileRevalidate: s.cfg.StaleWhileRevalidate, StaleIfError: s.cfg.StaleIfError,
+				MaxAge: rt.maxAge, StaleWhileRevalidate: s.cfg.StaleWhileRevalidate, StaleIfError: s.cfg.StaleIfError, Tags: rt.tags,
 			}, fill)
 			endCacheSpan(span, status, err)
 		}

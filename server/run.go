@@ -230,6 +230,7 @@ func (s *Server) cached(ctx context.Context, op *graphql.Operation, pol resolver
 		MaxAge:               pol.MaxAge,
 		StaleWhileRevalidate: s.cfg.StaleWhileRevalidate,
 		StaleIfError:         s.cfg.StaleIfError,
+		Tags:                 pol.Tags,
 	}, func(ctx context.Context) (cache.Entry, error) {
 		resp := s.execute(ctx, op)
 		if len(resp.Errors) > 0 {

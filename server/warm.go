@@ -161,7 +161,7 @@ func (w *warmer) pass(ctx context.Context) (err error) {
 func (w *warmer) rest(ctx context.Context, rt restRoute, q url.Values) error {
 	ctx, cancel := context.WithTimeout(ctx, w.s.cfg.RequestTimeout)
 	defer cancel()
-	p := cache.Policy{MaxAge: rt.maxAge / 2, StaleWhileRevalidate: w.s.cfg.StaleWhileRevalidate, StaleIfError: w.s.cfg.StaleIfError}
+	p := cache.Policy{MaxAge: rt.maxAge / 2, StaleWhileRevalidate: w.s.cfg.StaleWhileRevalidate, StaleIfError: w.s.cfg.StaleIfError, Tags: rt.tags}
 	q = maps.Clone(q)
 	rt.canonical(q)
 	_, _, err := w.s.deps.Cache.Do(ctx, restKey("/api"+rt.path, q), p, w.s.restFill(rt, q))

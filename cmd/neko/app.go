@@ -89,15 +89,16 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (_ *App, err error) 
 	if err != nil {
 		return nil, err
 	}
+	apq, err := a.openCaches()
+	if err != nil {
+		return nil, err
+	}
 	engine, res, schema, err := newEngine(cfg, a.sec.resolverConfig(resolvers.Config{Store: a.store, Auth: auth, Logger: a.logger,
 		// A batch's own deadline comes after the store's per-operation timeout: a database that
 		// does not answer then fails the store call, which the breaker counts, rather than the
 		// batch, which it takes for a caller that gave up.
-		Loaders: loaders.Config{Tracer: a.loaderTracer(), BatchTimeout: cfg.MongoTimeout + time.Second}}, a.store))
-	if err != nil {
-		return nil, err
-	}
-	apq, err := a.openCaches()
+		Loaders:    loaders.Config{Tracer: a.loaderTracer(), BatchTimeout: cfg.MongoTimeout + time.Second},
+		Generation: a.cache.Generation}, a.store))
 	if err != nil {
 		return nil, err
 	}
