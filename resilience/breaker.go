@@ -96,7 +96,9 @@ type BreakerConfig struct {
 // user closing a browser tab says nothing about MongoDB's health. A
 // context.DeadlineExceeded counts only when the ctx given to Do is still
 // alive, that is when the deadline was the dependency's own (a Guard's
-// per-call timeout), not the caller's.
+// per-call timeout), not the caller's. An outcome is recorded when fn
+// returns or when the ctx it runs under ends, whichever comes first: a call
+// that does not return when its ctx ends never holds the breaker half-open.
 //
 // A Breaker is safe for concurrent use.
 type Breaker struct {
@@ -164,23 +166,64 @@ func (b *Breaker) Name() string { return b.name }
 // error. When the breaker refuses the call, fn does not run and Do returns an
 // error wrapping ErrBreakerOpen. When ctx has already ended, Do returns
 // ctx.Err() without running fn or using a half-open probe. A panic in fn
-// counts as a failure and is re-raised.
-func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+// counts as a failure and is re-raised. If ctx ends while fn runs, the call
+// is recorded as the caller's at once, whenever fn returns (see run).
+func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) error {
 	done, err := b.allow(ctx)
 	if err != nil {
 		return err
 	}
+	return run(ctx, ctx, done, fn)
+}
+
+// run calls fn(callCtx), a call the breaker allowed, and records its outcome
+// with done exactly once: fn's classified result if fn returns while callCtx
+// is alive, otherwise the verdict at the moment callCtx ends (the
+// dependency's timeout, a failure, when only callCtx's own deadline passed;
+// the caller's, excluded, when ctx ended), without waiting for fn. callCtx is
+// ctx, or ctx bounded by a Guard's per-call timeout.
+//
+// Recording at the deadline rather than when fn returns is what keeps a hung
+// call from holding the breaker. gobreaker has no half-open timeout: while
+// its MaxRequests probes are out it refuses every other call, and it leaves
+// half-open only when a probe's outcome is recorded. A probe whose fn does
+// not return when its ctx ends (a driver call made under a context without
+// the deadline, which on a black-holed connection waits on TCP itself, past
+// the database's recovery) would otherwise keep the breaker half-open,
+// refusing every call, for as long as fn hangs. fn's own late outcome is
+// then ignored; the caller still waits for fn.
+func run(ctx, callCtx context.Context, done func(error), fn func(ctx context.Context) error) error {
+	c := &call{ctx: ctx, callCtx: callCtx, done: done}
+	if callCtx.Done() != nil { // nil: callCtx never ends (the Redis hook's)
+		defer context.AfterFunc(callCtx, c.expire)()
+	}
 	returned := false
 	defer func() {
 		if !returned {
-			done(errPanicked)
+			c.record(errPanicked)
 		}
 	}()
-	err = fn(ctx)
+	err := fn(callCtx)
 	returned = true
-	done(classify(ctx, err))
+	c.record(classify(ctx, err))
 	return err
 }
+
+// call is one call the breaker allowed, whose outcome is recorded once.
+type call struct {
+	ctx, callCtx context.Context
+	done         func(error)
+	recorded     atomic.Bool
+}
+
+func (c *call) record(err error) {
+	if c.recorded.CompareAndSwap(false, true) {
+		c.done(err)
+	}
+}
+
+// expire records the verdict at the moment callCtx ended, fn still running.
+func (c *call) expire() { c.record(classify(c.ctx, c.callCtx.Err())) }
 
 // State returns the breaker's current state.
 func (b *Breaker) State() State { return fromGobreaker(b.cb.State()) }

@@ -301,3 +301,36 @@ func TestBreakerOpenErrorRetryAfter(t *testing.T) {
 		t.Fatalf("OpenError %+v, want RetryAfter 7s for db", open)
 	}
 }
+
+// A half-open probe whose caller gives up frees the probe slot when the caller's ctx ends, not
+// when fn gets round to returning: gobreaker refuses every other call while the probe is out.
+func TestBreakerAbandonedProbeFreesSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustBreaker(t, BreakerConfig{Name: "db", ConsecutiveFailures: 1, Timeout: time.Second})
+		_ = b.Do(context.Background(), func(context.Context) error { return errDependency })
+		time.Sleep(time.Second + time.Millisecond)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		release := make(chan struct{})
+		unblock := sync.OnceFunc(func() { close(release) })
+		defer unblock() // a failing test must not leave the call hanging in the bubble
+		hung := make(chan error, 1)
+		go func() { hung <- b.Do(ctx, func(context.Context) error { <-release; return errDependency }) }()
+		synctest.Wait()
+		cancel()
+		synctest.Wait()
+		if err := b.Do(context.Background(), func(context.Context) error { return nil }); err != nil {
+			t.Fatalf("probe after the first one's caller gave up: %v", err)
+		}
+		if b.State() != StateClosed {
+			t.Fatalf("state = %v, want closed", b.State())
+		}
+		unblock()
+		if err := <-hung; !errors.Is(err, errDependency) {
+			t.Errorf("abandoned call: %v, want its own error", err)
+		}
+		if b.State() != StateClosed {
+			t.Errorf("state = %v after the abandoned call returned, want closed", b.State())
+		}
+	})
+}

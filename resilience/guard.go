@@ -38,7 +38,9 @@ type GuardConfig struct {
 // sees only calls that actually ran; it does hold its slot while it decides,
 // but refusing takes nanoseconds. The timeout is innermost so that the
 // breaker sees the dependency's own timeouts as failures and the caller's
-// cancellations as exclusions (see Breaker).
+// cancellations as exclusions (see Breaker). The breaker learns a call's
+// outcome when the timeout passes at the latest, even if fn has not returned
+// by then, so a call that ignores its ctx cannot hold a half-open breaker.
 //
 // A Guard is safe for concurrent use.
 type Guard struct {
@@ -67,7 +69,10 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 // fn's error, or the error of the stage that refused the call: wrapping
 // ErrBulkheadFull, ErrBreakerOpen, or ctx.Err() when ctx ended first. When
 // the Guard's own timeout expired and fn failed, the error wraps both
-// ErrTimeout and fn's error. fn receives a ctx bounded by the timeout.
+// ErrTimeout and fn's error. fn receives a ctx bounded by the timeout. Do
+// returns only when fn does, but a fn still running when the timeout passes
+// is recorded by the breaker as timed out then (a failure), and one still
+// running when ctx ends as the caller's (excluded).
 func (g *Guard) Do(ctx context.Context, fn func(ctx context.Context) error) error {
 	if g.bulkhead != nil {
 		if err := g.bulkhead.acquire(ctx); err != nil {
@@ -82,24 +87,17 @@ func (g *Guard) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 			return err
 		}
 	}
-	returned := false
-	if done != nil {
-		defer func() {
-			if !returned {
-				done(errPanicked)
-			}
-		}()
-	}
 	callCtx := ctx
 	if g.timeout > 0 {
 		var cancel context.CancelFunc
 		callCtx, cancel = context.WithTimeout(ctx, g.timeout)
 		defer cancel()
 	}
-	err := fn(callCtx)
-	returned = true
+	var err error
 	if done != nil {
-		done(classify(ctx, err))
+		err = run(ctx, callCtx, done, fn) // records the outcome by the timeout at the latest
+	} else {
+		err = fn(callCtx)
 	}
 	if err != nil && ctx.Err() == nil && callCtx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("%s: %w after %v: %w", g.name, ErrTimeout, g.timeout, err)

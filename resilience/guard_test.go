@@ -163,3 +163,56 @@ func mustGuard(tb testing.TB, cfg GuardConfig) *Guard {
 	}
 	return g
 }
+
+// A half-open probe that outlives the Guard's timeout because fn does not return when its ctx
+// ends (a driver call under a context without the deadline, say) must not keep the breaker
+// half-open: gobreaker has no half-open timeout and refuses every other call while its one probe
+// is out, so the breaker would wait for fn however long it hangs. The Guard records the timeout
+// as the probe's failure when it passes; the next probe goes after the breaker's Timeout, and
+// the hung call's late outcome changes nothing.
+func TestGuardHungProbeDoesNotHoldHalfOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout, open = 100 * time.Millisecond, time.Second
+		br := mustBreaker(t, BreakerConfig{Name: "db", ConsecutiveFailures: 1, Timeout: open})
+		g := mustGuard(t, GuardConfig{Bulkhead: mustBulkhead(t, BulkheadConfig{Name: "p", Workers: 4}), Breaker: br, Timeout: timeout})
+		ctx := context.Background()
+		if err := g.Do(ctx, func(context.Context) error { return errDependency }); !errors.Is(err, errDependency) {
+			t.Fatalf("tripping call: %v", err)
+		}
+		time.Sleep(open + time.Millisecond)
+		if br.State() != StateHalfOpen {
+			t.Fatalf("breaker %v after its Timeout, want half-open", br.State())
+		}
+
+		release := make(chan struct{})
+		unblock := sync.OnceFunc(func() { close(release) })
+		defer unblock() // a failing test must not leave the call hanging in the bubble
+		hung := make(chan error, 1)
+		go func() { hung <- g.Do(ctx, func(context.Context) error { <-release; return nil }) }()
+		synctest.Wait() // the probe is out, and blocked
+		if err := g.Do(ctx, func(context.Context) error { return nil }); !errors.Is(err, ErrBreakerOpen) {
+			t.Fatalf("second call while the probe is out: %v, want ErrBreakerOpen", err)
+		}
+
+		time.Sleep(timeout)
+		synctest.Wait()
+		if br.State() != StateOpen {
+			t.Fatalf("breaker %v once the hung probe's timeout passed, want open", br.State())
+		}
+		time.Sleep(open + time.Millisecond)
+		if err := g.Do(ctx, func(context.Context) error { return nil }); err != nil {
+			t.Fatalf("next probe: %v", err)
+		}
+		if br.State() != StateClosed {
+			t.Fatalf("breaker %v after a successful probe, want closed", br.State())
+		}
+
+		unblock()
+		if err := <-hung; err != nil {
+			t.Errorf("hung call: %v", err)
+		}
+		if br.State() != StateClosed {
+			t.Errorf("breaker %v after the hung call returned, want closed", br.State())
+		}
+	})
+}

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+
 	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/store"
 	nekomongo "github.com/neko-defense/neko/store/mongo"
@@ -172,5 +175,87 @@ func TestStatisticsFitASmallAggregatePool(t *testing.T) {
 		if err := stat(); err != nil {
 			t.Errorf("%s with an aggregate pool of 1: %v", name, err)
 		}
+	}
+}
+
+// inGuard marks the context a markingGuard gives fn.
+type inGuard struct{}
+
+// markingGuard runs every call, under a context that says it is inside the Guard.
+type markingGuard struct{}
+
+func (markingGuard) Do(ctx context.Context, _ nekomongo.OpKind, fn func(context.Context) error) error {
+	return fn(context.WithValue(ctx, inGuard{}, true))
+}
+
+// Every command a guarded Store sends runs inside a Guard call and under a context with a
+// deadline. A command outside the Guard goes around the breaker and the bulkheads; one without a
+// deadline (context.WithoutCancel) waits on a stalled database for as long as TCP lets it, holding
+// its bulkhead slot, and, as a half-open probe, held the breaker half-open for all that time.
+func TestGuardedStoreCommandsHaveDeadlines(t *testing.T) {
+	ctx := testContext(t)
+	db := fmt.Sprintf("neko-test-deadlines-%d", time.Now().UnixNano())
+	plain, err := nekomongo.New(ctx, nekomongo.Config{URI: env.uri, Database: db}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = plain.Database().Drop(context.Background())
+		_ = plain.Close(context.Background())
+	})
+	// More triggers than one batch of HoneypotSummary's walk over the newest ones, all from one
+	// trap: the walk stops after the first document with its cursor open, and closes it
+	// (killCursors) before the end of the results.
+	triggers := make([]any, 1100)
+	for i := range triggers {
+		triggers[i] = bson.D{{Key: "trap_name", Value: "admin_panel"}, {Key: "ip_address", Value: fmt.Sprintf("192.0.2.%d", i%250)},
+			{Key: "triggered_at", Value: time.Unix(int64(i), 0)}}
+	}
+	if _, err := plain.Database().Collection(store.CollHoneypot).InsertMany(ctx, triggers); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var sent, bad []string
+	mon := &event.CommandMonitor{Started: func(ctx context.Context, e *event.CommandStartedEvent) {
+		if nekomongo.IsHandshake(e.CommandName) {
+			return
+		}
+		_, deadline := ctx.Deadline()
+		guarded := ctx.Value(inGuard{}) != nil
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, e.CommandName)
+		if !deadline || !guarded {
+			bad = append(bad, fmt.Sprintf("%s (deadline %v, in the Guard %v)", e.CommandName, deadline, guarded))
+		}
+	}}
+	st, err := nekomongo.New(ctx, nekomongo.Config{URI: env.uri, Database: db, OperationTimeout: time.Minute, Guard: markingGuard{}, Monitor: mon}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	for name, call := range map[string]func() error{
+		"HoneypotSummary":  func() error { _, err := st.HoneypotSummary(ctx); return err },
+		"DatabaseStats":    func() error { _, err := st.DatabaseStats(ctx); return err },
+		"Overview":         func() error { _, err := st.Overview(ctx); return err },
+		"ThreatCounts":     func() error { _, err := st.ThreatCounts(ctx); return err },
+		"HuntStats":        func() error { _, err := st.HuntStats(ctx); return err },
+		"CasePatternStats": func() error { _, err := st.CasePatternStats(ctx); return err },
+		"DINAStatistics":   func() error { _, err := st.DINAStatistics(ctx); return err },
+		"DinaStats":        func() error { _, err := st.DinaStats(ctx); return err },
+		"HoneypotTriggers": func() error { _, err := st.HoneypotTriggers(ctx, "admin_panel", 5); return err },
+	} {
+		if err := call(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Contains(sent, "killCursors") {
+		t.Errorf("HoneypotSummary sent no killCursors (commands: %v): the test no longer covers closing a cursor early", sent)
+	}
+	if len(bad) > 0 {
+		t.Errorf("commands sent outside the Guard or without a deadline: %v", bad)
 	}
 }

@@ -260,7 +260,11 @@ func newestPerTrap(ctx context.Context, coll *mongo.Collection, traps int) (map[
 	if err != nil {
 		return nil, err
 	}
-	defer cur.Close(context.WithoutCancel(ctx))
+	// The walk usually stops before the end of the results, so Close kills a live cursor: under
+	// ctx, the Guard's call, like every round trip. A detached context had no deadline, and on a
+	// stalled database the killCursors waited as long as TCP did, holding the call. If ctx has
+	// ended, the server reaps the cursor on its own.
+	defer cur.Close(ctx)
 	last := make(map[string]time.Time)
 	for len(last) < traps && cur.Next(ctx) {
 		var doc struct {

@@ -76,7 +76,13 @@ func (s *Store) DatabaseStats(ctx context.Context) (store.DatabaseStats, error) 
 		return nil
 	})
 	g.Go(func() error {
-		raw, err := s.db.RunCommand(gctx, bson.D{{Key: "serverStatus", Value: 1}}).Raw()
+		// Optional, but a round trip like any other: through the Guard (an error reply, such as
+		// a missing role, is the server's answer and counts as success there).
+		var raw bson.Raw
+		err := guarded(gctx, Aggregate, func(ctx context.Context) (err error) {
+			raw, err = s.db.RunCommand(ctx, bson.D{{Key: "serverStatus", Value: 1}}).Raw()
+			return err
+		})
 		if err != nil {
 			if gctx.Err() != nil {
 				return gctx.Err()
