@@ -153,13 +153,16 @@ func searchWords(text string) []string {
 
 // searchMatches is the store's search for text without phrases,
 // negations or English suffixes: any of the first 8 words of the first 200
-// runes of query, cut to 32 runes, starts a word of one of texts; a word of
-// one rune must be a whole word.
+// runes of query, cut to 32 runes and to 112 in all, starts a word of one
+// of texts; a word of one rune must be a whole word.
 func searchMatches(query string, texts ...string) bool {
 	q := []rune(query)
 	terms := searchWords(string(q[:min(len(q), 200)]))
+	left := 112
 	for _, term := range terms[:min(len(terms), 8)] {
-		term = string([]rune(term)[:min(len([]rune(term)), 32)])
+		n := min(len([]rune(term)), 32, left)
+		left -= n
+		term = string([]rune(term)[:n])
 		for _, text := range texts {
 			for _, w := range searchWords(text) {
 				if w == term || len([]rune(term)) > 1 && strings.HasPrefix(w, term) {
@@ -266,9 +269,10 @@ func TestSearchDINAAgents(t *testing.T) {
 }
 
 // TestSearchDINAAgentsLikeText checks the $text-like semantics on agents
-// with accented Spanish names (the seed's are ASCII): any word, ignoring
-// case and diacritics both ways, word prefixes, phrases and negations, in
-// searchDINAAgents and in getDINAAgents' filter.
+// with accented Spanish names (the seed's are ASCII), one of them stored
+// decomposed (NFD): any word, ignoring case and diacritics both ways and
+// whether text and query are precomposed or decomposed, word prefixes,
+// phrases and negations, in searchDINAAgents and in getDINAAgents' filter.
 func TestSearchDINAAgentsLikeText(t *testing.T) {
 	ctx := testContext(t)
 	const region = "Zzregion búsqueda"
@@ -277,6 +281,8 @@ func TestSearchDINAAgentsLikeText(t *testing.T) {
 			BiographicalNotes: "Executed raids in Valparaíso."},
 		{AgentID: "dina-test-search-mno", FullName: "Manuel Núñez Oyarzún", BiographicalNotes: "Interrogation of prisoners."},
 		{AgentID: "dina-test-search-pjz", FullName: "Perez J. Zzyzx", BiographicalNotes: "Plain ASCII record."},
+		{AgentID: "dina-test-search-rim", FullName: norm.NFD.String("Ramón Ibáñez Müller"), Aliases: []string{norm.NFD.String("El Peñón")},
+			BiographicalNotes: norm.NFD.String("Dirigió la represión en Concepción.")},
 	}
 	for _, a := range agents {
 		a.Rank, a.Category, a.Region = "Major", store.DINACategoryOther, region
@@ -285,7 +291,7 @@ func TestSearchDINAAgentsLikeText(t *testing.T) {
 		}
 		t.Cleanup(func() { _, _ = env.store.DeleteDINAAgent(context.Background(), a.AgentID) })
 	}
-	const jps, mno, pjz = "dina-test-search-jps", "dina-test-search-mno", "dina-test-search-pjz"
+	const jps, mno, pjz, rim = "dina-test-search-jps", "dina-test-search-mno", "dina-test-search-pjz", "dina-test-search-rim"
 	ours := func(as []store.DINAAgent) []string {
 		var out []string
 		for _, a := range as {
@@ -321,6 +327,24 @@ func TestSearchDINAAgentsLikeText(t *testing.T) {
 		{"perez -sepulveda", []string{pjz}},
 		{"-perez", nil},
 		{"p*rez .*", nil},
+		// Decomposed queries on precomposed text.
+		{"Pe\u0301rez", []string{jps, pjz}},
+		{"\"Jose\u0301 Pe\u0301rez\"", []string{jps}},
+		{"perez -Sepu\u0301lveda", []string{pjz}},
+		// Any query on decomposed text.
+		{"ramon", []string{rim}},
+		{"Ramón", []string{rim}},
+		{"Ramo\u0301n", []string{rim}},
+		{"ibanez muller", []string{rim}},
+		{"IBÁÑEZ", []string{rim}},
+		{"penon", []string{rim}},      // alias
+		{"represion", []string{rim}},  // notes
+		{"concepción", []string{rim}}, // notes, last word before "."
+		{"ez", nil},                   // after a mark: not a word start
+		{`"ramon ibanez"`, []string{rim}},
+		{`"Ramón Müller"`, nil},
+		{"ramon -müller", nil},
+		{"nunez ramon -represión", []string{mno}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

@@ -7,16 +7,22 @@ import (
 	"unicode"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Bounds on search text, which comes from anonymous clients: at most
 // maxSearchLen runes are read, at most maxSearchTerms words (terms, phrase
-// words and negations together) are kept, each cut to maxSearchTermLen runes.
-// They bound the size of the regular expressions, which the embedded
-// database compiles once per document and field.
+// words and negations together) are kept, each cut to maxSearchTermLen
+// runes, and at most maxSearchWordRunes runes of words in all (the word
+// that reaches it is cut, later ones are dropped). They bound the size of
+// the regular expressions, which the embedded database compiles once per
+// document and field. The combiningMarks between letters almost double
+// the cost of a rune; maxSearchWordRunes keeps the costliest pattern no
+// dearer than 8 words of 32 runes were without them (BenchmarkSearchRegex).
 const (
-	maxSearchTerms   = 8
-	maxSearchTermLen = 32
+	maxSearchTerms     = 8
+	maxSearchTermLen   = 32
+	maxSearchWordRunes = 112
 )
 
 // searchFields are the fields a search reads: the two of the original's text
@@ -34,8 +40,9 @@ type textSearch struct {
 // parseSearch splits text into words at every rune that is neither a
 // letter nor a number. A double-quoted run is a phrase (an unclosed quote
 // runs to the end); a whitespace-separated token starting with '-' outside a
-// phrase negates its words. Combining marks are dropped, so decomposed input
-// folds like precomposed input.
+// phrase negates its words. The text is first composed (NFC), so decomposed
+// input folds like precomposed input; combining marks left over, which
+// compose with nothing, are dropped.
 func parseSearch(text string) textSearch {
 	var (
 		ts       textSearch
@@ -45,15 +52,18 @@ func parseSearch(text string) textSearch {
 		negToken bool // the current whitespace-separated token began with '-'
 		tokStart = true
 		budget   = maxSearchTerms
+		runes    = maxSearchWordRunes // left for words
 	)
 	flush := func() {
-		if len(word) == 0 || budget == 0 {
+		if len(word) == 0 || budget == 0 || runes == 0 {
 			word = word[:0]
 			return
 		}
-		w := string(word[:min(len(word), maxSearchTermLen)])
+		n := min(len(word), maxSearchTermLen, runes)
+		w := string(word[:n])
 		word = word[:0]
 		budget--
+		runes -= n
 		switch {
 		case inPhrase:
 			phrase = append(phrase, w)
@@ -73,8 +83,8 @@ func parseSearch(text string) textSearch {
 		}
 		phrase = nil
 	}
-	runes := []rune(text)
-	for _, r := range runes[:min(len(runes), maxSearchLen)] {
+	in := []rune(text)
+	for _, r := range norm.NFC.String(string(in[:min(len(in), maxSearchLen)])) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue
@@ -172,7 +182,7 @@ func latinVariants(base rune) string {
 }
 
 // foldRune lower-cases r and removes its diacritic if latinVariants knows
-// it.
+// it. A letter with another diacritic keeps it; see letterPattern.
 func foldRune(r rune) rune {
 	if r >= 0xC0 {
 		for base := 'a'; base <= 'z'; base++ {
@@ -184,22 +194,59 @@ func foldRune(r rune) rune {
 	return unicode.ToLower(r)
 }
 
+// combiningMarks matches the combining diacritical marks (U+0300-U+036F)
+// that follow a base letter in decomposed (NFD) text, such as the U+0301 of
+// "Jose\u0301". The patterns allow them after every letter, so decomposed
+// text matches like precomposed text. The marks are written as themselves:
+// the embedded database parses that faster than \x{300}-\x{36F}.
+const combiningMarks = "[\u0300-\u036F]*"
+
 // letterPattern matches the folded rune r in any case and, for the letters
-// latinVariants knows, with any diacritic. Cases are spelled out rather
-// than left to the "i" option: how a server folds non-ASCII case then does
-// not matter (Go's regexp in the embedded database, PCRE in MongoDB), and
-// the embedded database, which compiles the pattern once per document and
-// field, compiles it about three times faster.
+// latinVariants knows, with any diacritic. A letter with a diacritic that
+// latinVariants does not know ("ǎ", "ự", "ά") also matches its base letter,
+// so that, with the combiningMarks that follow, it finds itself decomposed
+// (and the bare base letter, as $text would). Cases are spelled
+// out rather than left to the "i" option: how a server folds non-ASCII
+// case then does not matter (Go's regexp in the embedded database, PCRE in
+// MongoDB), and the embedded database, which compiles the pattern once per
+// document and field, compiles it about three times faster.
 func letterPattern(r rune) string {
-	set := []rune(latinVariants(r))
-	for f := r; ; {
-		set = append(set, f)
-		if f = unicode.SimpleFold(f); f == r {
-			break
+	set := append([]rune(latinVariants(r)), caseVariants(r)...)
+	if b, ok := markedBase(r); ok {
+		set = append(set, caseVariants(b)...)
+	}
+	return runeClass(set)
+}
+
+// markedBase is the letter r decomposes to followed by combiningMarks, if
+// it does.
+func markedBase(r rune) (rune, bool) {
+	d := []rune(norm.NFD.String(string(r)))
+	if len(d) < 2 {
+		return 0, false
+	}
+	for _, m := range d[1:] {
+		if m < 0x300 || m > 0x36F {
+			return 0, false
 		}
 	}
+	return d[0], true
+}
+
+// caseVariants is r and the runes it folds to in other cases.
+func caseVariants(r rune) []rune {
+	set := []rune{r}
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		set = append(set, f)
+	}
+	return set
+}
+
+// runeClass matches any rune of set: the rune itself, quoted, or a
+// bracket expression with runs of three or more as ranges.
+func runeClass(set []rune) string {
 	if len(set) == 1 {
-		return regexp.QuoteMeta(string(r))
+		return regexp.QuoteMeta(string(set[0]))
 	}
 	slices.Sort(set)
 	var b strings.Builder
@@ -232,20 +279,27 @@ func letterPattern(r rune) string {
 const wordSep = `[\s\x{21}-\x{2F}\x{3A}-\x{40}\x{5B}-\x{60}\x{7B}-\x{7E}\x{A0}-\x{BF}\x{D7}\x{F7}\x{2000}-\x{206F}]`
 
 // wordStart matches the start of a word: the start of the text or a
-// separator.
-const wordStart = `(?:^|` + wordSep + `)`
+// separator, then any stray combining marks (a mark after a separator
+// belongs to no letter). A combining mark is not a separator: "ulveda" does
+// not find "Sepu\u0301lveda", nor "luis" "Jose\u0301Luis".
+const wordStart = `(?:^|` + wordSep + `)` + combiningMarks
 
-// wordPattern matches w at the start of a word. A word of one rune must
-// also end there, so "j" does not find every word starting with j.
+// wordPattern matches w at the start of a word, with combiningMarks
+// between its letters; marks after the last letter are left to what
+// follows. A word of one rune must also end there, so "j" does not find
+// every word starting with j.
 func wordPattern(w string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range w {
+		if n > 0 {
+			b.WriteString(combiningMarks)
+		}
 		b.WriteString(letterPattern(r))
 		n++
 	}
 	if n == 1 {
-		b.WriteString(`(?:` + wordSep + `|$)`)
+		b.WriteString(combiningMarks + `(?:` + wordSep + `|$)`)
 	}
 	return b.String()
 }
@@ -272,7 +326,7 @@ func phraseRegex(phrase []string) bson.D {
 	for i, w := range phrase {
 		parts[i] = wordPattern(w)
 	}
-	return searchRegex(wordStart + strings.Join(parts, wordSep+"+"))
+	return searchRegex(wordStart + strings.Join(parts, combiningMarks+wordSep+"+"))
 }
 
 // inAnyField is a filter matching documents in which a search field matches
@@ -296,7 +350,11 @@ var matchNothing = bson.D{{Key: "_id", Value: bson.D{{Key: "$exists", Value: fal
 //   - text is split into words at every rune that is neither a letter nor a
 //     number; matching ignores case and the diacritics of Latin letters,
 //     both ways ("perez" finds "Pérez", "nunez" finds "Núñez", "Pérez"
-//     finds "Perez"); stored text must be precomposed (NFC) for that;
+//     finds "Perez"), whether stored text and query are precomposed (NFC)
+//     or decomposed (NFD, "Pe\u0301rez"). Other diacritics (outside
+//     Latin-1 and Latin Extended-A, or of other scripts) are ignored in
+//     the query, and in stored text only where it is decomposed: "hưng"
+//     finds "Hưng" in either form and "Hung", "hung" only "Hu\u031Bng";
 //   - a document matches if ANY word starts a word of one of the fields
 //     (after the start of the field or a wordSep rune): "Contr" finds
 //     "Contreras", "ulveda" does not find "Sepúlveda", and a one-letter
