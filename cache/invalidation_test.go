@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -212,4 +213,43 @@ func TestFlightNotJoinedAcrossInvalidation(t *testing.T) {
 			t.Fatalf("Do after both flights = %q, %v; want new, HIT (the older fill must not be stored)", e.Body, st)
 		}
 	})
+}
+
+// Redis losing its data (a restart) makes every entry of the old epoch unfit to be served fresh,
+// but one that was valid may still answer a failing fill (stale-if-error): QA restarted Redis
+// while the database was down, and every instance went from STALE answers to 503s. An entry whose
+// tag was invalidated in the new epoch may not.
+func TestEpochChangeKeepsStaleIfErrorFallback(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	c := newTiered(t, Config{Redis: rdb, KeyPrefix: "s:"})
+	p := Policy{MaxAge: time.Minute, StaleIfError: time.Hour}
+	actors := &counter{body: "actors", tags: []string{"ThreatActor"}}
+	agents := &counter{body: "agents", tags: []string{"DINAAgent"}}
+	for key, f := range map[string]*counter{"actors": actors, "agents": agents} {
+		if _, _, err := c.Do(ctx, key, f.policy(p), f.fill); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Invalidate(ctx, "DINAAgent"); err != nil { // invalidated in the new epoch
+		t.Fatal(err)
+	}
+	down := errors.New("database down")
+	failing := func(context.Context) (Entry, error) { return Entry{}, down }
+	if e, st, err := c.Do(ctx, "actors", actors.policy(p), failing); err != nil || st != Stale || string(e.Body) != "actors#1" {
+		t.Fatalf("Do with the database down after the epoch change = %q, %v, %v; want actors#1, STALE", e.Body, st, err)
+	}
+	if _, _, err := c.Do(ctx, "agents", agents.policy(p), failing); !errors.Is(err, down) {
+		t.Fatalf("Do of an entry invalidated since = %v, want the fill's error", err)
+	}
+	if e, st, err := c.Do(ctx, "actors", actors.policy(p), actors.fill); err != nil || st != Miss || string(e.Body) != "actors#2" {
+		t.Fatalf("Do with the database back = %q, %v, %v; want actors#2, MISS (never a fresh HIT from the old epoch)", e.Body, st, err)
+	}
 }

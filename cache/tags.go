@@ -19,6 +19,13 @@ type tagTable struct {
 	// predate the invalidation and is not stored.
 	seq      uint64
 	versions map[string]tagVersion
+	// prev is the table as it stood when the epoch last changed (its own prev dropped), and
+	// epochSeq the seq this epoch began at. An entry of the previous epoch can no longer be
+	// judged fresh, but one that was usable then and whose tags have not changed since may still
+	// answer when a fill fails (stale-if-error): a Redis restart must not turn every stale
+	// answer into an error while the database is down too.
+	prev     *tagTable
+	epochSeq uint64
 }
 
 // tagVersion is one tag's current version, the seq at which it last changed (0: learned, never
@@ -54,6 +61,23 @@ func (t *tagTable) usable(it *item, remote bool) (ok bool, resolve []string) {
 	return ok, resolve
 }
 
+// fallback reports whether it, an entry of the previous epoch, may still answer when a fill
+// fails: it was usable under the previous table, and none of its tags changed in this epoch.
+func (t *tagTable) fallback(it *item) bool {
+	if t.prev == nil || it.epoch != t.prev.epoch {
+		return false
+	}
+	if ok, _ := t.prev.usable(it, false); !ok {
+		return false
+	}
+	for _, tag := range it.entry.Tags {
+		if tv, found := t.versions[tag]; found && tv.changed > t.epochSeq {
+			return false
+		}
+	}
+	return true
+}
+
 // tagSet holds the current tagTable and the tags invalidated locally that Redis has not heard of.
 type tagSet struct {
 	cur atomic.Pointer[tagTable]
@@ -78,7 +102,7 @@ func (s *tagSet) load() *tagTable { return s.cur.Load() }
 // version, which bumps seq), and publishes the copy. Must be called with s.mu held.
 func (s *tagSet) update(f func(next *tagTable) bool) {
 	old := s.cur.Load()
-	next := &tagTable{epoch: old.epoch, seq: old.seq + 1, versions: maps.Clone(old.versions)}
+	next := &tagTable{epoch: old.epoch, seq: old.seq + 1, versions: maps.Clone(old.versions), prev: old.prev, epochSeq: old.epochSeq}
 	if !f(next) {
 		return
 	}
@@ -175,7 +199,8 @@ func (s *tagSet) reset(epoch uint64, vals map[string]uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.cur.Load()
-	next := &tagTable{epoch: epoch, seq: old.seq + 1, versions: make(map[string]tagVersion, len(vals))}
+	next := &tagTable{epoch: epoch, seq: old.seq + 1, versions: make(map[string]tagVersion, len(vals)),
+		prev: &tagTable{epoch: old.epoch, seq: old.seq, versions: old.versions}, epochSeq: old.seq + 1}
 	for tag, v := range vals {
 		_, pending := s.pending[tag]
 		next.versions[tag] = tagVersion{v: v, changed: next.seq, confirmed: !pending}

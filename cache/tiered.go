@@ -518,6 +518,9 @@ func (t *Tiered) judge(ctx context.Context, it *item, p Policy, now time.Time, r
 		ok, _ = t.tags.load().usable(it, remote)
 	}
 	if !ok {
+		if !remote && tbl.fallback(it) && classify(it.entry.StoredAt, now, p) != expired {
+			return ifError
+		}
 		return expired
 	}
 	return classify(it.entry.StoredAt, now, p)
