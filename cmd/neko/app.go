@@ -109,7 +109,7 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (_ *App, err error) 
 	}, server.Deps{
 		Engine: engine, REST: resolvers.NewCompat(a.store, nil), Auth: auth,
 		Tracer: a.tracing.Tracer(serverTracerName), Propagator: a.tracing.Propagator(),
-		Metrics: a.metrics, Logger: a.logger, Ready: a.guards.ready(a.store.Ping), Shedder: a.guards.shedder, ExecContext: res.WithLoaders,
+		Metrics: a.metrics, Logger: a.logger, Ready: a.guards.ready, Shedder: a.guards.shedder, ExecContext: res.WithLoaders,
 		Policies: policies.For, Cache: a.cache, APQ: apq, Defense: a.sec.serverDefense(),
 		RateLimit: &server.RateLimits{
 			Limiter:       a.limiter,

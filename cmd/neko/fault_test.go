@@ -360,7 +360,8 @@ func (p *stallProxy) close() {
 
 // TestFaultDatabaseStall stalls the database behind a proxy: within the breaker's threshold the
 // breaker opens, cached answers keep coming (STALE, 200), uncached queries fail fast with 503 and
-// Retry-After, /ready reports 503, and once the database answers again the breaker closes.
+// Retry-After, /ready stays 200 (the database is every instance's: failing readiness would take
+// the whole fleet out of routing), and once the database answers again the breaker closes.
 func TestFaultDatabaseStall(t *testing.T) {
 	emb := faultDB(t)
 	u, err := url.Parse(emb.URI())
@@ -430,8 +431,8 @@ func TestFaultDatabaseStall(t *testing.T) {
 	}
 	t.Logf("breaker opened after %d stalled requests", opened)
 
-	if r, err := faultGet(client, base, "/ready"); err != nil || r.status != 503 || r.retryAfter == "" {
-		t.Fatalf("/ready with the breaker open: %v %d %q, want 503 with Retry-After", err, r.status, r.retryAfter)
+	if r, err := faultGet(client, base, "/ready"); err != nil || r.status != 200 {
+		t.Fatalf("/ready with the breaker open: %v %d, want 200 (the instance still serves its cached answers)", err, r.status)
 	}
 	time.Sleep(time.Until(warmed.Add(cachedMaxAge)))
 	var r faultResp

@@ -149,30 +149,20 @@ func newRedisBreaker(cfg Config, m *telemetry.Metrics, logger *slog.Logger) (*re
 	return b, nil
 }
 
-// ready composes the server's readiness: not while draining, not while the database's breaker
-// is open (a load balancer then sends traffic to instances that can reach their database), and
-// otherwise whatever check says.
-func (g *guards) ready(check func(ctx context.Context) error) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		if g.draining.Load() {
-			return errDraining
-		}
-		if g.db.Breaker().State() == resilience.StateOpen {
-			return fmt.Errorf("mongodb: %w", resilience.ErrBreakerOpen)
-		}
-		if check == nil {
-			return nil
-		}
-		// Answered within a load balancer's check timeout (Fly's is 2s), however long the
-		// database's own operation timeout: an instance that cannot ping in time is not ready.
-		ctx, cancel := context.WithTimeout(ctx, readyCheckTimeout)
-		defer cancel()
-		return check(ctx)
+// ready is the server's readiness beyond its first warm-up: not while draining. The database is
+// not consulted. The App listens only once it has reached the database (start-up waits for it,
+// waitForDatabase), and a database failure after that must not fail readiness: the database is
+// every instance's, so it fails for all of them at once, and Fly routes no traffic to a Machine
+// failing its check. The whole fleet would leave routing exactly when its cached and
+// stale-if-error answers are all that can be served; uncached requests fail fast with 503
+// SERVICE_UNAVAILABLE and Retry-After instead. The price: an instance that alone has lost its
+// database keeps its traffic (neko_breaker_state shows it).
+func (g *guards) ready(context.Context) error {
+	if g.draining.Load() {
+		return errDraining
 	}
+	return nil
 }
-
-// readyCheckTimeout bounds the database ping of a readiness check.
-const readyCheckTimeout = time.Second
 
 // drain marks the App not ready and keeps serving for delay, so that load balancers stop sending
 // it new requests before it stops accepting them. It returns early when ctx ends.
