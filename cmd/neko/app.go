@@ -124,7 +124,7 @@ func Start(ctx context.Context, cfg Config, logw io.Writer) (_ *App, err error) 
 	if cfg.Warm {
 		a.server.StartWarming(warmQueries)
 	}
-	a.listener, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	a.listener, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}

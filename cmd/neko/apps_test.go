@@ -20,7 +20,8 @@ import (
 func serveApp(t *testing.T, env map[string]string) (*App, string) {
 	t.Helper()
 	all := map[string]string{
-		"PORT": "0", "NEKO_DATA_DIR": t.TempDir(), "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword,
+		"PORT": "0", "NEKO_HOST": "127.0.0.1", // tests reach loopback only
+		"NEKO_DATA_DIR": t.TempDir(), "JWT_SECRET": testSecret, "ADMIN_PASSWORD": testPassword,
 		"NEKO_LOG_LEVEL": "error", "NEKO_SHUTDOWN_TIMEOUT": "20s",
 		"NEKO_RATE_ANONYMOUS": "100000/1000000", "NEKO_RATE_USER": "100000/1000000",
 	}
@@ -46,6 +47,9 @@ func serveApp(t *testing.T, env map[string]string) (*App, string) {
 		}
 		<-served
 	})
+	if host, _, _ := net.SplitHostPort(app.Addr()); all["NEKO_HOST"] != "" && host != all["NEKO_HOST"] {
+		t.Fatalf("listening on %s, want NEKO_HOST %s", app.Addr(), all["NEKO_HOST"])
+	}
 	return app, "http://127.0.0.1:" + portOf(t, app.Addr())
 }
 

@@ -23,6 +23,7 @@ import (
 // variable and default; the README's configuration table lists the same.
 type Config struct {
 	Port          int    // PORT, default 8080
+	Host          string // NEKO_HOST, the address to listen on; empty: every interface
 	Env           string // NEKO_ENV: development (default) or production
 	LogLevel      string // NEKO_LOG_LEVEL: debug, info (default), warn, error
 	Region        string // FLY_REGION, default "local"
@@ -139,6 +140,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	c := Config{
 		Port:                intVar("PORT", 8080),
+		Host:                env("NEKO_HOST", ""),
 		Env:                 env("NEKO_ENV", "development"),
 		LogLevel:            env("NEKO_LOG_LEVEL", "info"),
 		Region:              env("FLY_REGION", "local"),
@@ -254,6 +256,11 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT: %d is not a port in 0..65535 (0 picks a free one)", c.Port))
 	}
+	if c.Host != "" {
+		if _, err := netip.ParseAddr(c.Host); err != nil {
+			errs = append(errs, fmt.Errorf("NEKO_HOST: %q is not an IP address such as 127.0.0.1 or ::1 (empty: every interface)", c.Host))
+		}
+	}
 	if c.MongoURI != "" {
 		if err := checkMongoURI(c.MongoURI); err != nil {
 			errs = append(errs, fmt.Errorf("MONGODB_URI: %s", scrub(err, c.MongoURI)))
@@ -305,7 +312,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 // LogValue logs the configuration with secrets masked.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.Int("port", c.Port), slog.String("env", c.Env), slog.String("region", c.Region),
+		slog.Int("port", c.Port), slog.String("host", c.Host), slog.String("env", c.Env), slog.String("region", c.Region),
 		slog.String("primary_region", c.PrimaryRegion),
 		slog.Bool("embedded_database", c.MongoURI == ""), slog.String("database", c.MongoDatabase),
 		slog.String("mongodb_uri", maskURI(c.MongoURI)), slog.String("data_dir", c.DataDir),

@@ -93,6 +93,7 @@ func TestConfigRefusesBadSettings(t *testing.T) {
 		{"read preference", map[string]string{"MONGODB_READ_PREFERENCE": "closest"}, "MONGODB_READ_PREFERENCE"},
 		{"pool sizes", map[string]string{"MONGODB_MIN_POOL_SIZE": "50", "MONGODB_MAX_POOL_SIZE": "10"}, "MONGODB_MIN_POOL_SIZE"},
 		{"port too high", map[string]string{"PORT": "65536"}, "PORT"},
+		{"host not an address", map[string]string{"NEKO_HOST": "localhost:80"}, "NEKO_HOST"},
 		{"negative port", map[string]string{"PORT": "-1"}, "PORT"},
 		{"NaN rate", map[string]string{"NEKO_RATE_ANONYMOUS": "NaN/5"}, "NEKO_RATE_ANONYMOUS"},
 		{"infinite rate", map[string]string{"NEKO_RATE_USER": "+Inf/5"}, "NEKO_RATE_USER"},
@@ -123,10 +124,14 @@ func TestConfigAcceptsGoodSettings(t *testing.T) {
 		"MONGODB_MAX_POOL_SIZE":       "10",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "https://api.honeycomb.io",
 		"PORT":                        "0",
+		"NEKO_HOST":                   "::1",
 	}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Host != "::1" {
+		t.Fatalf("Host = %q, want ::1", cfg.Host)
 	}
 	if want := []string{"https://neko.example", "http://localhost:3000", "http://[::1]:8080"}; !slices.Equal(cfg.CORSOrigins, want) {
 		t.Fatalf("CORSOrigins = %q, want %q", cfg.CORSOrigins, want)

@@ -57,3 +57,27 @@ func portOf(t *testing.T, addr string) string {
 	}
 	return port
 }
+
+// With NEKO_HOST set the server listens there only, and the check asks that address.
+func TestHealthcheckFollowsHost(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	port := portOf(t, ln.Addr().String())
+	for _, tc := range []struct {
+		host    string
+		healthy bool
+	}{{"127.0.0.2", true}, {"", false}, {"0.0.0.0", false}} {
+		err := run(context.Background(), []string{"healthcheck"}, func(k string) string {
+			return map[string]string{"PORT": port, "NEKO_HOST": tc.host}[k]
+		}, io.Discard, io.Discard)
+		if (err == nil) != tc.healthy {
+			t.Errorf("NEKO_HOST %q: err %v, want healthy %v", tc.host, err, tc.healthy)
+		}
+	}
+}
