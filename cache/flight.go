@@ -33,6 +33,9 @@ type flightResult struct {
 	entry  Entry
 	status Status
 	err    error
+	// leasedElsewhere marks a refresh that did not run because another instance holds its
+	// lease (lease.go): entry is the stale one.
+	leasedElsewhere bool
 }
 
 // join returns the flight for key in generation gen, creating it when none is in progress; leader

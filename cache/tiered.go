@@ -290,6 +290,18 @@ func (t *Tiered) flight(ctx context.Context, key string, p Policy, fill func(con
 		}
 	}
 
+	if refresh {
+		release, ok := t.lease(ctx, key)
+		if !ok {
+			// Another instance is refreshing key; its answer will be in L2. Keep serving the
+			// stale entry meanwhile, if it may be.
+			if it, found := t.l1Get(key); found && t.judge(ctx, it, p, t.cfg.Now(), false) == revalidate {
+				return flightResult{entry: it.entry, status: Stale, leasedElsewhere: true}
+			}
+		} else {
+			defer release()
+		}
+	}
 	t.know(ctx, p.Tags)
 	start := t.tags.load()
 	e, err := t.runFill(ctx, key, fill)
@@ -326,10 +338,20 @@ func (t *Tiered) refresh(ctx context.Context, key string, p Policy, fill func(co
 	go func() {
 		defer t.wg.Done()
 		defer t.refreshWG.Done()
+		elsewhere := false
 		defer func() {
-			t.mu.Lock()
-			delete(t.refreshing, key)
-			t.mu.Unlock()
+			done := func() {
+				t.mu.Lock()
+				delete(t.refreshing, key)
+				t.mu.Unlock()
+			}
+			if !elsewhere {
+				done()
+				return
+			}
+			// Another instance holds the refresh lease: asking Redis again on every request
+			// until its answer lands would cost a round trip per request.
+			time.AfterFunc(leaseRetry, done)
 		}()
 		ctx, cancel := t.fillContext(ctx)
 		defer cancel()
@@ -351,6 +373,9 @@ func (t *Tiered) refresh(ctx context.Context, key string, p Policy, fill func(co
 				t.logs.warn("refresh", "cache: background refresh failed", f.res.err)
 				return
 			case f.res.status == Hit || f.res.status == Miss:
+				return
+			case f.res.leasedElsewhere:
+				elsewhere = true
 				return
 			}
 		}
