@@ -286,7 +286,8 @@ func deref(t *time.Time) time.Time {
 
 // Verify checks an API key against the in-memory index and returns its identity: Username
 // "apikey:<name>", the key's role, language "en". Malformed, unknown, revoked, expired and
-// past-grace keys are all ErrInvalidToken. The secret's hash is compared in constant time, and an
+// past-grace keys are all ErrInvalidToken; revoked, expired and past-grace ones are
+// ErrCredentialLapsed too. The secret's hash is compared in constant time, and an
 // unknown id costs the same comparison as a known one.
 func (m *KeyManager) Verify(key string) (Identity, error) {
 	id, secret, ok := parseAPIKey(key)
@@ -300,7 +301,7 @@ func (m *KeyManager) Verify(key string) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: unknown api key", ErrInvalidToken)
 	}
 	if st := e.state(m.cfg.Now()); st != KeyActive && st != KeyGrace {
-		return Identity{}, fmt.Errorf("%w: api key %s", ErrInvalidToken, st)
+		return Identity{}, fmt.Errorf("%w: %w: api key %s", ErrInvalidToken, ErrCredentialLapsed, st)
 	}
 	return Identity{Username: "apikey:" + e.name, Role: e.role, Language: "en"}, nil
 }

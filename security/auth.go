@@ -195,7 +195,8 @@ func (a *Authenticator) Issue(id Identity) (string, error) {
 }
 
 // Verify checks a token's signature (HS256 only), issuer, audience, expiry and not-before, and
-// returns the identity it carries. Every failure is ErrInvalidToken (wrapping the reason).
+// returns the identity it carries. Every failure is ErrInvalidToken (wrapping the reason); a
+// token whose only fault is its expiry is ErrCredentialLapsed too.
 func (a *Authenticator) Verify(token string) (Identity, error) {
 	now := a.cfg.Now()
 	if id, ok := a.verified.get(token, now); ok {
@@ -204,6 +205,9 @@ func (a *Authenticator) Verify(token string) (Identity, error) {
 	var c claims
 	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.cfg.Secret, nil })
 	if err != nil {
+		if onlyExpired(err) {
+			return Identity{}, fmt.Errorf("%w: %w: %w", ErrInvalidToken, ErrCredentialLapsed, err)
+		}
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if c.Username == "" {
@@ -226,6 +230,23 @@ func (a *Authenticator) Verify(token string) (Identity, error) {
 		a.verified.put(token, id, nbf, c.ExpiresAt.Time)
 	}
 	return id, nil
+}
+
+// onlyExpired reports whether a parse error of a token says it expired and nothing else: the
+// parser checks the signature before the claims, so such a token is one this server signed, for
+// this issuer and audience, and valid once.
+func onlyExpired(err error) bool {
+	if !errors.Is(err, jwt.ErrTokenExpired) {
+		return false
+	}
+	for _, other := range []error{jwt.ErrTokenSignatureInvalid, jwt.ErrTokenUnverifiable, jwt.ErrTokenMalformed,
+		jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience, jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued,
+		jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenInvalidSubject, jwt.ErrTokenInvalidId} {
+		if errors.Is(err, other) {
+			return false
+		}
+	}
+	return true
 }
 
 // VerifyAPIKey verifies an API key (see KeyManager.Verify). Without a KeyManager every key is

@@ -71,6 +71,12 @@ var (
 	ErrForbidden = errors.New("insufficient role")
 	// ErrInvalidToken: a bearer token was presented and failed verification.
 	ErrInvalidToken = errors.New("invalid or expired token")
+	// ErrCredentialLapsed: the credential presented is authentic (a token this server signed,
+	// an API key it issued) but no longer valid: the token expired; the key was revoked,
+	// expired or rotated and its grace is over. It always comes with ErrInvalidToken. A
+	// lapsed credential says its holder was once a legitimate client, which forged or random
+	// credentials cannot: the HTTP layer does not escalate such a caller to a block.
+	ErrCredentialLapsed = errors.New("credential lapsed")
 	// ErrInvalidCredentials: a login with a wrong username or password (or a disabled account:
 	// the caller cannot tell which).
 	ErrInvalidCredentials = errors.New("invalid credentials")
