@@ -249,18 +249,20 @@ func onlyExpired(err error) bool {
 	return true
 }
 
-// VerifyAPIKey verifies an API key (see KeyManager.Verify). Without a KeyManager every key is
-// ErrInvalidToken.
-func (a *Authenticator) VerifyAPIKey(key string) (Identity, error) {
+// VerifyAPIKey verifies an API key (see KeyManager.Verify; ctx bounds the store lookup of a key
+// this instance does not know yet). Without a KeyManager every key is ErrInvalidToken.
+func (a *Authenticator) VerifyAPIKey(ctx context.Context, key string) (Identity, error) {
 	if a.cfg.Keys == nil {
 		return Identity{}, fmt.Errorf("%w: api keys are not enabled", ErrInvalidToken)
 	}
-	return a.cfg.Keys.Verify(key)
+	return a.cfg.Keys.Verify(ctx, key)
 }
 
 // Authenticate turns a request's credential headers into an identity; the HTTP layer calls it
 // with the raw values of the Authorization and X-API-Key headers ("" when absent). The values may
-// alias buffers reused after the call: whatever is kept of them is copied.
+// alias buffers reused after the call: whatever is kept of them is copied. ctx bounds the store
+// lookup of an API key this instance does not know yet (KeyManager.Verify); nothing else here
+// waits on anything.
 //
 //   - "Authorization: Bearer neko_..." is an API key, any other bearer value a JWT.
 //   - "X-API-Key: neko_..." is an API key; it is read only when Authorization is absent.
@@ -269,7 +271,7 @@ func (a *Authenticator) VerifyAPIKey(key string) (Identity, error) {
 // presented reports whether credentials were sent; when they were and fail, err wraps
 // ErrInvalidToken (a malformed Authorization header included), and the caller must fail the
 // request rather than treat it as anonymous.
-func (a *Authenticator) Authenticate(authorization, xAPIKey string) (id Identity, presented bool, err error) {
+func (a *Authenticator) Authenticate(ctx context.Context, authorization, xAPIKey string) (id Identity, presented bool, err error) {
 	authorization = strings.TrimSpace(authorization)
 	if authorization != "" {
 		scheme, cred, ok := strings.Cut(authorization, " ")
@@ -278,14 +280,14 @@ func (a *Authenticator) Authenticate(authorization, xAPIKey string) (id Identity
 			return Identity{}, true, fmt.Errorf("%w: Authorization header must be 'Bearer <token>'", ErrInvalidToken)
 		}
 		if strings.HasPrefix(cred, apiKeyPrefix) {
-			id, err = a.VerifyAPIKey(cred)
+			id, err = a.VerifyAPIKey(ctx, cred)
 		} else {
 			id, err = a.Verify(cred)
 		}
 		return id, true, err
 	}
 	if key := strings.TrimSpace(xAPIKey); key != "" {
-		id, err = a.VerifyAPIKey(key)
+		id, err = a.VerifyAPIKey(ctx, key)
 		return id, true, err
 	}
 	return Identity{}, false, nil

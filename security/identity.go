@@ -6,7 +6,9 @@
 // Identity. Logins check bcrypt hashes of the users collection (through the UserStore interface),
 // behind a per-username and per-address failure throttle that refuses before any bcrypt work. API
 // keys are verified against an in-memory index (KeyManager) that is loaded from the database at
-// start and refreshed on change, so verifying a key never costs a database round trip. Security
+// start and refreshed on change, so verifying a known key never costs a database round trip; a
+// well-formed key the index lacks (created on another instance a moment ago) is looked up in the
+// database within a fixed budget. Security
 // events go to an AuditLog, which buffers them off the request path and writes them in batches.
 // Nothing here knows about HTTP or GraphQL.
 package security

@@ -275,9 +275,11 @@ func (h *hammering) reject(key string, now time.Time) bool {
 // block is spared. A lapsed credential proves a client that was legitimate, typically a
 // dashboard or monitor polling at its authenticated pace whose token or key just ran out: a block
 // would lock it, and everyone behind its address, out even after it logs in again or gets a
-// new key. Junk, tampered and unknown credentials do escalate: anyone can make those, so
-// exempting them would let any client escape escalation by sending a random credential with
-// every request.
+// new key. Junk, tampered and unknown credentials do escalate, including well-formed API keys
+// the store could not be asked about (security.LookupConfig's budget spent, the database down):
+// anyone can make those, so exempting them would let any client escape escalation by sending a
+// random key with every request. A key just created on another instance is not among them: it
+// is looked up and accepted (security.KeyManager.Verify).
 func (s *Server) limitRequests(c *fiber.Ctx) error {
 	err := s.rateLimit(c)
 	d := s.deps.Defense
