@@ -33,14 +33,18 @@ const (
 )
 
 // KeyStore is the persistence the KeyManager needs (store/mongo.Store satisfies it).
-// CreateAPIKey reports a duplicate key id as store.ErrConflict; UpdateAPIKey an unknown one as
-// store.ErrNotFound. UpdateAPIKey must be an atomic conditional update: it sets a field only if
-// it is unset and nothing on a revoked key, and reports a key that fails that as
+// CreateAPIKey reports a duplicate key id as store.ErrConflict; UpdateAPIKey and APIKey an unknown
+// one as store.ErrNotFound. UpdateAPIKey must be an atomic conditional update: it sets a field
+// only if it is unset and nothing on a revoked key, and reports a key that fails that as
 // store.ErrConflict, so that instances sharing the store cannot both rotate or revoke one key.
-// ClearAPIKeyGrace removes the key's GraceUntil if it still is graceUntil.
+// ClearAPIKeyGrace removes the key's GraceUntil if it still is graceUntil. APIKey is a point read
+// of one key by its id that sees every write acknowledged before it began (on MongoDB: from the
+// primary, never a lagging secondary), so that a key created or revoked on another instance reads
+// as such at once.
 type KeyStore interface {
 	CreateAPIKey(ctx context.Context, k store.APIKey) error
 	APIKeys(ctx context.Context) ([]store.APIKey, error)
+	APIKey(ctx context.Context, keyID string) (store.APIKey, error)
 	UpdateAPIKey(ctx context.Context, keyID string, p store.APIKeyPatch) (store.APIKey, error)
 	ClearAPIKeyGrace(ctx context.Context, keyID string, graceUntil time.Time) error
 }
@@ -63,8 +67,13 @@ type KeyConfig struct {
 	Audit *AuditLog
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Logger reports failed periodic reloads and unreadable stored keys. Nil discards.
+	// Logger reports failed periodic reloads, failed lookups and unreadable stored keys. Nil
+	// discards.
 	Logger *slog.Logger
+
+	// Lookup bounds the database lookups of keys that are well-formed but not in the index (see
+	// KeyManager.Verify).
+	Lookup LookupConfig
 }
 
 // KeyState is where an API key is in its life.
@@ -94,11 +103,17 @@ type APIKeyInfo struct {
 }
 
 // KeyManager creates, rotates and revokes API keys for TV monitors and machines, and verifies them
-// without touching the database: every key's hash, role and validity window live in an in-memory
-// index that is loaded in NewKeyManager, updated by this instance's own changes, reloaded every
-// RefreshInterval and whenever Refresh is called (on another instance's change notification).
-// Between a change on another instance and this instance's Refresh, a revoked key may still be
-// accepted here; the notification keeps that window short, RefreshInterval bounds it.
+// against an in-memory index of every key's hash, role and validity window: the index is loaded
+// in NewKeyManager, updated by this instance's own changes, reloaded every RefreshInterval and
+// whenever Refresh is called (on another instance's change notification). Between a change on
+// another instance and this instance's Refresh, a revoked key may still be accepted here; Forget
+// (on the notification) closes that window at once, RefreshInterval bounds it when the
+// notification is lost.
+//
+// A key created or rotated on another instance is not in the index until that reload, and its
+// client uses it at once: Verify looks a well-formed key whose id the index lacks up in the
+// store, within the bounds of LookupConfig (see lookup.go), and adds what it finds to the index.
+// Keys the index knows, revoked and expired ones included, never cost a database round trip.
 //
 // Secrets are 32 random bytes and stored as their SHA-256. A slow password hash (bcrypt, argon2)
 // exists to make guessing a low-entropy human password expensive after a database leak; a 256-bit
@@ -108,9 +123,22 @@ type APIKeyInfo struct {
 type KeyManager struct {
 	cfg   KeyConfig
 	index atomic.Pointer[map[string]keyEntry] // replaced whole, never mutated: Verify reads without locks
-	// mu serializes the index's writers (Refresh and the admin operations), so a reload that read
-	// the database before a change cannot overwrite the index after that change was applied.
+	// mu serializes the writers that read the database (Refresh and the admin operations), so a
+	// reload that read the database before a change cannot overwrite the index after that change
+	// was applied. It is held across database calls; Verify never takes it.
 	mu sync.Mutex
+	// idxMu guards revoked and every replacement of index (a copy of the whole map with one
+	// change), so that no writer's change is lost to another's. It is held only for in-memory
+	// work: Forget and a lookup's result never wait for a reload's database read.
+	idxMu sync.Mutex
+	// revoked holds the ids Forget was told are revoked (with when it was told), until a reload
+	// reads the revocation from the store. Every index written meanwhile keeps them revoked,
+	// whatever the store said when it was read: a reload or a lookup that read the key before
+	// its revocation must not bring it back. Revocation is final, so applying it late is never
+	// wrong. An id the store never had stays here: only the fleet's own notifications call
+	// Forget.
+	revoked map[string]time.Time
+	lookups *lookups // the bounded store lookups of keys the index lacks
 	// equal compares hashes; tests observe its calls.
 	equal  func(a, b []byte) bool
 	cancel context.CancelFunc
@@ -156,7 +184,12 @@ func NewKeyManager(ctx context.Context, cfg KeyConfig) (*KeyManager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &KeyManager{cfg: cfg, equal: func(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }, done: make(chan struct{})}
+	lk, err := newLookups(cfg.Lookup)
+	if err != nil {
+		return nil, err
+	}
+	m := &KeyManager{cfg: cfg, equal: func(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 },
+		done: make(chan struct{}), revoked: map[string]time.Time{}, lookups: lk}
 	m.index.Store(&map[string]keyEntry{})
 	if err := m.Refresh(ctx); err != nil {
 		return nil, err
@@ -222,42 +255,63 @@ func (m *KeyManager) reload(ctx context.Context) ([]store.APIKey, error) {
 		}
 		idx[k.KeyID] = e
 	}
+	m.idxMu.Lock()
+	defer m.idxMu.Unlock()
+	for id, at := range m.revoked {
+		e, ok := idx[id]
+		switch {
+		case ok && !e.revokedAt.IsZero():
+			delete(m.revoked, id) // the store has it now: every later read will too
+		case ok:
+			e.revokedAt = at // read before the revocation
+			idx[id] = e
+		}
+	}
 	m.index.Store(&idx)
 	return keys, nil
 }
 
 // Forget stops the key keyID at once on this instance: another instance revoked it. The reload
 // that follows confirms it from the store; until then, and if that reload fails, the key must
-// not keep working here.
+// not keep working here, and neither a reload nor a lookup that read the key before its
+// revocation may bring it back. The key stays in the index as revoked, so it is refused without
+// a lookup. Forget does not wait for a reload in progress.
 func (m *KeyManager) Forget(keyID string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	old := *m.index.Load()
-	if _, ok := old[keyID]; !ok {
-		return
+	m.idxMu.Lock()
+	defer m.idxMu.Unlock()
+	now := m.cfg.Now().UTC()
+	if _, ok := m.revoked[keyID]; !ok {
+		m.revoked[keyID] = now
 	}
-	idx := make(map[string]keyEntry, len(old))
-	for id, x := range old {
-		if id != keyID {
-			idx[id] = x
-		}
+	if e, ok := (*m.index.Load())[keyID]; ok && e.revokedAt.IsZero() {
+		e.revokedAt = now
+		m.swap(keyID, e)
 	}
-	m.index.Store(&idx)
 }
 
-// put sets one entry in a copy of the index. m.mu must be held.
+// put sets the entry of k, as this instance just wrote it, in the index. m.mu must be held.
 func (m *KeyManager) put(k store.APIKey) {
 	e, err := entryOf(k)
 	if err != nil {
 		m.cfg.Logger.Error("api keys: unreadable key", "key_id", k.KeyID, "err", err)
 		return
 	}
+	m.idxMu.Lock()
+	defer m.idxMu.Unlock()
+	if at, ok := m.revoked[k.KeyID]; ok && e.revokedAt.IsZero() {
+		e.revokedAt = at
+	}
+	m.swap(k.KeyID, e)
+}
+
+// swap stores a copy of the index with id's entry set to e. m.idxMu must be held.
+func (m *KeyManager) swap(id string, e keyEntry) {
 	old := *m.index.Load()
 	idx := make(map[string]keyEntry, len(old)+1)
-	for id, x := range old {
-		idx[id] = x
+	for k, x := range old {
+		idx[k] = x
 	}
-	idx[k.KeyID] = e
+	idx[id] = e
 	m.index.Store(&idx)
 }
 
@@ -284,23 +338,36 @@ func deref(t *time.Time) time.Time {
 	return *t
 }
 
-// Verify checks an API key against the in-memory index and returns its identity: Username
-// "apikey:<name>", the key's role, language "en". Malformed, unknown, revoked, expired and
-// past-grace keys are all ErrInvalidToken. The secret's hash is compared in constant time, and an
-// unknown id costs the same comparison as a known one.
-func (m *KeyManager) Verify(key string) (Identity, error) {
+// Verify checks an API key and returns its identity: Username "apikey:<name>", the key's role,
+// language "en". Malformed, unknown, revoked, expired and past-grace keys are all
+// ErrInvalidToken; revoked, expired and past-grace ones are ErrCredentialLapsed too. The secret's
+// hash is compared in constant time, and an unknown id costs the same comparison as a known one.
+//
+// A key whose id is in the index is decided by the index alone. A well-formed key whose id is
+// not (created or rotated on another instance since the last reload) is looked up in the store
+// first (lookup), so that it works on every instance as soon as it exists; ctx bounds only that
+// lookup. What the lookup finds is judged exactly as an indexed key, by the same state: a revoked
+// key is refused, a rotated one works until its grace ends.
+func (m *KeyManager) Verify(ctx context.Context, key string) (Identity, error) {
 	id, secret, ok := parseAPIKey(key)
 	if !ok {
 		return Identity{}, fmt.Errorf("%w: malformed api key", ErrInvalidToken)
 	}
 	sum := sha256.Sum256(secret)
 	e, known := (*m.index.Load())[id]
+	var lookupErr error
+	if !known {
+		e, known, lookupErr = m.lookup(ctx, id)
+	}
 	match := m.equal(sum[:], e.hash[:]) // e is the zero entry for an unknown id
-	if !known || !match {
+	switch {
+	case lookupErr != nil:
+		return Identity{}, fmt.Errorf("%w: api key not verified: %v", ErrInvalidToken, lookupErr)
+	case !known || !match:
 		return Identity{}, fmt.Errorf("%w: unknown api key", ErrInvalidToken)
 	}
 	if st := e.state(m.cfg.Now()); st != KeyActive && st != KeyGrace {
-		return Identity{}, fmt.Errorf("%w: api key %s", ErrInvalidToken, st)
+		return Identity{}, fmt.Errorf("%w: %w: api key %s", ErrInvalidToken, ErrCredentialLapsed, st)
 	}
 	return Identity{Username: "apikey:" + e.name, Role: e.role, Language: "en"}, nil
 }

@@ -13,15 +13,46 @@ import (
 	"github.com/neko-defense/neko/store"
 )
 
-// fakeKeys is an in-memory KeyStore that counts reads, so tests can prove Verify never reads.
+// fakeKeys is an in-memory KeyStore that counts reads and lookups, so tests can prove what Verify
+// reads.
 type fakeKeys struct {
-	mu        sync.Mutex // guards keys, reads, err, createErr, clearErr
+	mu        sync.Mutex // guards keys, reads, lookups, err, createErr, clearErr
 	keys      []store.APIKey
 	reads     int
+	lookups   int // APIKey calls
 	err       error
 	createErr error         // when set, fails CreateAPIKey only
 	clearErr  error         // when set, fails ClearAPIKeyGrace only
 	read      chan struct{} // when set, signalled (non-blocking) after every APIKeys call
+	// afterLookup, when set, runs in APIKey after the key was read and before it is returned:
+	// whatever it changes happens between a lookup's read and its use.
+	afterLookup func(id string)
+}
+
+func (f *fakeKeys) APIKey(_ context.Context, id string) (store.APIKey, error) {
+	f.mu.Lock()
+	f.lookups++
+	k, err := store.APIKey{}, f.err
+	if err == nil {
+		err = store.ErrNotFound
+		for _, x := range f.keys {
+			if x.KeyID == id {
+				k, err = x, nil
+			}
+		}
+	}
+	hook := f.afterLookup
+	f.mu.Unlock()
+	if hook != nil {
+		hook(id)
+	}
+	return k, err
+}
+
+func (f *fakeKeys) lookupCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
 }
 
 func (f *fakeKeys) CreateAPIKey(_ context.Context, k store.APIKey) error {
@@ -184,7 +215,7 @@ func newTestKeys(t *testing.T, st KeyStore, clock *fakeClock, mutate ...func(*Ke
 
 func mustVerify(t *testing.T, m *KeyManager, key string, want Identity) {
 	t.Helper()
-	id, err := m.Verify(key)
+	id, err := m.Verify(t.Context(), key)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -195,7 +226,7 @@ func mustVerify(t *testing.T, m *KeyManager, key string, want Identity) {
 
 func mustReject(t *testing.T, m *KeyManager, key string) {
 	t.Helper()
-	if id, err := m.Verify(key); !errors.Is(err, ErrInvalidToken) || id != (Identity{}) {
+	if id, err := m.Verify(t.Context(), key); !errors.Is(err, ErrInvalidToken) || id != (Identity{}) {
 		t.Fatalf("Verify = %+v, %v; want ErrInvalidToken", id, err)
 	}
 }
@@ -567,7 +598,7 @@ func TestAPIKeyConstantTimeCompare(t *testing.T) {
 	wrong := "neko_" + key[5:5+keyIDLen] + "_" + strings.Repeat("A", keySecretLen-1) + "E"
 	for name, k := range map[string]string{"wrong secret": wrong, "unknown id": "neko_abcdefabcdef_" + secret, "right": key} {
 		lens = nil
-		_, _ = m.Verify(k)
+		_, _ = m.Verify(t.Context(), k)
 		if len(lens) != 1 || lens[0] != [2]int{32, 32} {
 			t.Errorf("%s: comparisons %v, want one of 32 vs 32 bytes", name, lens)
 		}
@@ -575,11 +606,12 @@ func TestAPIKeyConstantTimeCompare(t *testing.T) {
 }
 
 // TestAPIKeyRefreshAcrossInstances wires OnChange of one instance to Refresh of another, as the
-// Redis notification does in production.
+// Redis notification does in production. The other instance makes no lookups: only the
+// reload can bring it the key.
 func TestAPIKeyRefreshAcrossInstances(t *testing.T) {
 	ctx := context.Background()
 	st, clock := &fakeKeys{}, newFakeClock()
-	other := newTestKeys(t, st, clock)
+	other := newTestKeys(t, st, clock, noLookups)
 	var refreshErr error
 	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.OnChange = func(string, string) { refreshErr = other.Refresh(ctx) } })
 	key, info, err := m.Create(ctx, "tv", RoleViewer, "admin")
@@ -610,9 +642,9 @@ func TestAPIKeyPeriodicRefresh(t *testing.T) {
 	st := &fakeKeys{read: make(chan struct{}, 1)}
 	clock := newFakeClock()
 	writer := newTestKeys(t, &fakeKeys{}, clock)
-	m := newTestKeys(t, st, clock, func(c *KeyConfig) { c.RefreshInterval = time.Millisecond })
-	// Create a key elsewhere and put it straight in m's store: only the periodic reload can
-	// bring it into m's index.
+	m := newTestKeys(t, st, clock, noLookups, func(c *KeyConfig) { c.RefreshInterval = time.Millisecond })
+	// Create a key elsewhere and put it straight in m's store: without lookups, only the
+	// periodic reload can bring it into m's index.
 	key, _, err := writer.Create(context.Background(), "tv", RoleViewer, "admin")
 	if err != nil {
 		t.Fatal(err)
@@ -650,20 +682,23 @@ func TestNewKeyManager(t *testing.T) {
 }
 
 // Forget stops a key revoked on another instance at once, before (and whatever comes of) the
-// reload that confirms it.
+// reload that confirms it, and without a lookup.
 func TestAPIKeyForget(t *testing.T) {
-	m := newTestKeys(t, &fakeKeys{}, newFakeClock())
+	st := &fakeKeys{}
+	m := newTestKeys(t, st, newFakeClock())
 	ctx := t.Context()
 	plain, info, err := m.Create(ctx, "tv", RoleViewer, "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Verify(plain); err != nil {
+	if _, err := m.Verify(t.Context(), plain); err != nil {
 		t.Fatal(err)
 	}
 	m.Forget(info.ID)
-	if _, err := m.Verify(plain); !errors.Is(err, ErrInvalidToken) {
+	if _, err := m.Verify(t.Context(), plain); !errors.Is(err, ErrInvalidToken) || !errors.Is(err, ErrCredentialLapsed) {
 		t.Fatalf("a forgotten key: %v", err)
 	}
-	m.Forget("unknown") // nothing to do
+	if n := st.lookupCount(); n != 0 {
+		t.Fatalf("%d lookups of a forgotten key, want 0", n)
+	}
 }

@@ -195,7 +195,8 @@ func (a *Authenticator) Issue(id Identity) (string, error) {
 }
 
 // Verify checks a token's signature (HS256 only), issuer, audience, expiry and not-before, and
-// returns the identity it carries. Every failure is ErrInvalidToken (wrapping the reason).
+// returns the identity it carries. Every failure is ErrInvalidToken (wrapping the reason); a
+// token whose only fault is its expiry is ErrCredentialLapsed too.
 func (a *Authenticator) Verify(token string) (Identity, error) {
 	now := a.cfg.Now()
 	if id, ok := a.verified.get(token, now); ok {
@@ -204,6 +205,9 @@ func (a *Authenticator) Verify(token string) (Identity, error) {
 	var c claims
 	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.cfg.Secret, nil })
 	if err != nil {
+		if onlyExpired(err) {
+			return Identity{}, fmt.Errorf("%w: %w: %w", ErrInvalidToken, ErrCredentialLapsed, err)
+		}
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if c.Username == "" {
@@ -228,18 +232,37 @@ func (a *Authenticator) Verify(token string) (Identity, error) {
 	return id, nil
 }
 
-// VerifyAPIKey verifies an API key (see KeyManager.Verify). Without a KeyManager every key is
-// ErrInvalidToken.
-func (a *Authenticator) VerifyAPIKey(key string) (Identity, error) {
+// onlyExpired reports whether a parse error of a token says it expired and nothing else: the
+// parser checks the signature before the claims, so such a token is one this server signed, for
+// this issuer and audience, and valid once.
+func onlyExpired(err error) bool {
+	if !errors.Is(err, jwt.ErrTokenExpired) {
+		return false
+	}
+	for _, other := range []error{jwt.ErrTokenSignatureInvalid, jwt.ErrTokenUnverifiable, jwt.ErrTokenMalformed,
+		jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience, jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued,
+		jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenInvalidSubject, jwt.ErrTokenInvalidId} {
+		if errors.Is(err, other) {
+			return false
+		}
+	}
+	return true
+}
+
+// VerifyAPIKey verifies an API key (see KeyManager.Verify; ctx bounds the store lookup of a key
+// this instance does not know yet). Without a KeyManager every key is ErrInvalidToken.
+func (a *Authenticator) VerifyAPIKey(ctx context.Context, key string) (Identity, error) {
 	if a.cfg.Keys == nil {
 		return Identity{}, fmt.Errorf("%w: api keys are not enabled", ErrInvalidToken)
 	}
-	return a.cfg.Keys.Verify(key)
+	return a.cfg.Keys.Verify(ctx, key)
 }
 
 // Authenticate turns a request's credential headers into an identity; the HTTP layer calls it
 // with the raw values of the Authorization and X-API-Key headers ("" when absent). The values may
-// alias buffers reused after the call: whatever is kept of them is copied.
+// alias buffers reused after the call: whatever is kept of them is copied. ctx bounds the store
+// lookup of an API key this instance does not know yet (KeyManager.Verify); nothing else here
+// waits on anything.
 //
 //   - "Authorization: Bearer neko_..." is an API key, any other bearer value a JWT.
 //   - "X-API-Key: neko_..." is an API key; it is read only when Authorization is absent.
@@ -248,7 +271,7 @@ func (a *Authenticator) VerifyAPIKey(key string) (Identity, error) {
 // presented reports whether credentials were sent; when they were and fail, err wraps
 // ErrInvalidToken (a malformed Authorization header included), and the caller must fail the
 // request rather than treat it as anonymous.
-func (a *Authenticator) Authenticate(authorization, xAPIKey string) (id Identity, presented bool, err error) {
+func (a *Authenticator) Authenticate(ctx context.Context, authorization, xAPIKey string) (id Identity, presented bool, err error) {
 	authorization = strings.TrimSpace(authorization)
 	if authorization != "" {
 		scheme, cred, ok := strings.Cut(authorization, " ")
@@ -257,14 +280,14 @@ func (a *Authenticator) Authenticate(authorization, xAPIKey string) (id Identity
 			return Identity{}, true, fmt.Errorf("%w: Authorization header must be 'Bearer <token>'", ErrInvalidToken)
 		}
 		if strings.HasPrefix(cred, apiKeyPrefix) {
-			id, err = a.VerifyAPIKey(cred)
+			id, err = a.VerifyAPIKey(ctx, cred)
 		} else {
 			id, err = a.Verify(cred)
 		}
 		return id, true, err
 	}
 	if key := strings.TrimSpace(xAPIKey); key != "" {
-		id, err = a.VerifyAPIKey(key)
+		id, err = a.VerifyAPIKey(ctx, key)
 		return id, true, err
 	}
 	return Identity{}, false, nil

@@ -224,3 +224,45 @@ func TestVerifiedTokenSurvivesReusedBuffer(t *testing.T) {
 		t.Fatalf("alice again = %+v, %v: a remembered token changed under the cache", id, err)
 	}
 }
+
+// Only a token this server signed, for its issuer and audience, whose sole fault is its expiry
+// is a lapsed credential; anything else that fails is merely invalid.
+func TestExpiredTokenIsLapsed(t *testing.T) {
+	clock := newFakeClock()
+	a := newTestAuth(t, clock.Now)
+	issue := func(cfg AuthConfig) string {
+		t.Helper()
+		cfg.AdminUsername, cfg.AdminPassword, cfg.BcryptCost, cfg.TokenTTL, cfg.Now = "admin", "pw", bcrypt.MinCost, time.Hour, clock.Now
+		other, err := NewAuthenticator(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := other.Issue(Identity{Username: "vera", Role: RoleViewer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	tokens := map[string]string{
+		"ours":            issue(AuthConfig{Secret: testSecret}),
+		"other secret":    issue(AuthConfig{Secret: []byte("another-secret-another-secret!!")}),
+		"other issuer":    issue(AuthConfig{Secret: testSecret, Issuer: "elsewhere"}),
+		"other audience":  issue(AuthConfig{Secret: testSecret, Audience: "elsewhere"}),
+		"tampered claims": "",
+	}
+	parts := strings.Split(tokens["ours"], ".")
+	parts[1] = parts[1][:len(parts[1])-2] + "xx"
+	tokens["tampered claims"] = strings.Join(parts, ".")
+	clock.Advance(2 * time.Hour) // every token has expired
+	for name, tok := range tokens {
+		t.Run(name, func(t *testing.T) {
+			_, err := a.Verify(tok)
+			if !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("err = %v, want ErrInvalidToken", err)
+			}
+			if lapsed := errors.Is(err, ErrCredentialLapsed); lapsed != (name == "ours") {
+				t.Fatalf("lapsed = %v (%v)", lapsed, err)
+			}
+		})
+	}
+}

@@ -57,7 +57,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, presented, err := tt.auth.Authenticate(tt.authz, tt.xKey)
+			id, presented, err := tt.auth.Authenticate(t.Context(), tt.authz, tt.xKey)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -66,7 +66,7 @@ func TestAuthenticate(t *testing.T) {
 			}
 		})
 	}
-	if id, err := a.VerifyAPIKey(key); err != nil || id != keyID {
+	if id, err := a.VerifyAPIKey(t.Context(), key); err != nil || id != keyID {
 		t.Fatalf("VerifyAPIKey = %+v, %v", id, err)
 	}
 }

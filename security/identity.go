@@ -6,7 +6,9 @@
 // Identity. Logins check bcrypt hashes of the users collection (through the UserStore interface),
 // behind a per-username and per-address failure throttle that refuses before any bcrypt work. API
 // keys are verified against an in-memory index (KeyManager) that is loaded from the database at
-// start and refreshed on change, so verifying a key never costs a database round trip. Security
+// start and refreshed on change, so verifying a known key never costs a database round trip; a
+// well-formed key the index lacks (created on another instance a moment ago) is looked up in the
+// database within a fixed budget. Security
 // events go to an AuditLog, which buffers them off the request path and writes them in batches.
 // Nothing here knows about HTTP or GraphQL.
 package security
@@ -71,6 +73,12 @@ var (
 	ErrForbidden = errors.New("insufficient role")
 	// ErrInvalidToken: a bearer token was presented and failed verification.
 	ErrInvalidToken = errors.New("invalid or expired token")
+	// ErrCredentialLapsed: the credential presented is authentic (a token this server signed,
+	// an API key it issued) but no longer valid: the token expired; the key was revoked,
+	// expired or rotated and its grace is over. It always comes with ErrInvalidToken. A
+	// lapsed credential says its holder was once a legitimate client, which forged or random
+	// credentials cannot: the HTTP layer does not escalate such a caller to a block.
+	ErrCredentialLapsed = errors.New("credential lapsed")
 	// ErrInvalidCredentials: a login with a wrong username or password (or a disabled account:
 	// the caller cannot tell which).
 	ErrInvalidCredentials = errors.New("invalid credentials")

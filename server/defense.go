@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/neko-defense/neko/defense"
+	"github.com/neko-defense/neko/security"
 )
 
 // Defense are the traffic defenses the server applies in its middleware chain: the shared block
@@ -265,6 +267,19 @@ func (h *hammering) reject(key string, now time.Time) bool {
 // limitRequests is the rate limit (rateLimit, plus the cost charged by the GraphQL handler) with
 // escalation: the hammerRejections-th 429 of an address within hammerWindow runs the
 // RATE_LIMIT_VIOLATION playbook, whose temporary block the block list then enforces.
+//
+// Which refusals escalate: those of anonymous callers, whether they sent no credentials or
+// credentials that failed, except credentials that lapsed (security.ErrCredentialLapsed: an
+// expired token this server signed, a revoked, expired or past-grace API key it issued). Every
+// such request is still charged to its address's anonymous limit and refused over it; only the
+// block is spared. A lapsed credential proves a client that was legitimate, typically a
+// dashboard or monitor polling at its authenticated pace whose token or key just ran out: a block
+// would lock it, and everyone behind its address, out even after it logs in again or gets a
+// new key. Junk, tampered and unknown credentials do escalate, including well-formed API keys
+// the store could not be asked about (security.LookupConfig's budget spent, the database down):
+// anyone can make those, so exempting them would let any client escape escalation by sending a
+// random key with every request. A key just created on another instance is not among them: it
+// is looked up and accepted (security.KeyManager.Verify).
 func (s *Server) limitRequests(c *fiber.Ctx) error {
 	err := s.rateLimit(c)
 	d := s.deps.Defense
@@ -274,7 +289,8 @@ func (s *Server) limitRequests(c *fiber.Ctx) error {
 	// Only the rate limiter's own refusals count, not every 429: a login refused by its
 	// throttle answers 429 too, and escalating that would let anyone who fails logins for a
 	// username get its owner's address blocked.
-	if r := state(c); !r.charged || r.decision.Allowed {
+	r := state(c)
+	if !r.charged || r.decision.Allowed {
 		return err
 	}
 	cl := s.client(c)
@@ -282,12 +298,12 @@ func (s *Server) limitRequests(c *fiber.Ctx) error {
 	// Escalation blocks the client, so it answers only a client's own (anonymous) limit: a
 	// user or API key over its limit must not lock everyone behind the same address out. It
 	// counts per client key, as the limit does: an IPv6 client is refused as its /64.
-	if !state(c).identity.Authenticated() && s.hammer.reject(cl.key, time.Now()) {
+	if !r.identity.Authenticated() && !errors.Is(r.credentialErr, security.ErrCredentialLapsed) && s.hammer.reject(cl.key, time.Now()) {
 		in, _ := d.Responder.HandleAsync(s.requestContext(c), defense.CategoryRateLimit, "medium", ip, 50, map[string]any{
 			"rejections": hammerRejections, "window": hammerWindow.String(), "path": strings.Clone(c.Path()),
-			"identity": state(c).identity.Username,
+			"identity": r.identity.Username,
 		})
-		s.deps.Logger.Warn("rate limit violation", "request_id", state(c).id, "ip", ip, "incident_id", in.IncidentID, "playbook", in.Playbook)
+		s.deps.Logger.Warn("rate limit violation", "request_id", r.id, "ip", ip, "incident_id", in.IncidentID, "playbook", in.Playbook)
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -142,9 +143,17 @@ func (s *Server) commonHeaders(c *fiber.Ctx) error {
 // request, and after the token expires it must still be able to log in and read public data.
 // The caller learns why from every field that needs a role, which answers UNAUTHENTICATED
 // "invalid or expired token" instead of "authentication required". Such a request faces every
-// defense as any anonymous one (rate limit per address, threat scoring, honeypot).
+// defense as any anonymous one (rate limit per address, threat scoring, honeypot), except that
+// a lapsed credential is not escalated to a block (limitRequests).
+//
+// Verification gets the request's trace context, not requestContext, which carries the identity
+// this middleware is about to set; an API key's database lookup has its own deadline.
 func (s *Server) authenticate(c *fiber.Ctx) error {
-	id, presented, err := s.deps.Auth.Authenticate(c.Get(fiber.HeaderAuthorization), c.Get("X-API-Key"))
+	ctx := state(c).traceCtx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	id, presented, err := s.deps.Auth.Authenticate(ctx, c.Get(fiber.HeaderAuthorization), c.Get("X-API-Key"))
 	switch {
 	case err != nil:
 		state(c).credentialErr = err

@@ -60,9 +60,10 @@ type Config struct {
 
 // TokenVerifier turns a request's credential headers (the raw Authorization and X-API-Key
 // values, "" when absent) into an identity; presented reports whether credentials were sent, and
-// when they were and fail the request fails (security.Authenticator.Authenticate).
+// when they were and fail the request fails (security.Authenticator.Authenticate). ctx bounds
+// what verification may wait for (an API key's database lookup).
 type TokenVerifier interface {
-	Authenticate(authorization, apiKey string) (id security.Identity, presented bool, err error)
+	Authenticate(ctx context.Context, authorization, apiKey string) (id security.Identity, presented bool, err error)
 }
 
 // Deps are the collaborators the server calls. All are required except Ready.

@@ -311,6 +311,8 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("api keys work on every instance at once", func(t *testing.T) { testAPIKeysEverywhere(t, c) })
+
 	t.Run("losing an instance loses no acknowledged write", func(t *testing.T) {
 		id := dataset.DINAAgents[2].AgentID
 		for _, region := range []string{"gru", "mia"} { // warm their caches with the old value
@@ -457,5 +459,65 @@ func testSharedRateLimit(t *testing.T, c *cluster) {
 	}
 	if rejected == 0 {
 		t.Error("nothing was refused")
+	}
+}
+
+// testAPIKeysEverywhere: a key made on one instance works on the others at once, before their
+// reload, and a revoked one never does.
+func testAPIKeysEverywhere(t *testing.T, c *cluster) {
+	ctx := t.Context()
+	me := func(region, key string) gqlResult {
+		t.Helper()
+		return gqlAt(t, c.urls[region], "", `{ me }`, nil, "X-API-Key", key, "Fly-Client-IP", "198.51.100.60")
+	}
+	mustBe := func(region, key, name string) {
+		t.Helper()
+		res := me(region, key)
+		if res.Status != http.StatusOK || len(res.Errors) > 0 || !strings.Contains(string(res.Data), "apikey:"+name) {
+			t.Fatalf("key %q at %s: %d %s", name, region, res.Status, res.RawBody)
+		}
+	}
+	// Keys made behind the instances' backs, straight in the shared database: no notification
+	// reaches them and their periodic reload is a minute away, so only a lookup lets them know.
+	keys, err := security.NewKeyManager(ctx, security.KeyConfig{Store: c.db, RefreshInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close(context.Background())
+	quiet, _, err := keys.Create(ctx, "quiet tv", security.RoleViewer, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, region := range []string{"gru", "mia"} {
+		mustBe(region, quiet, "quiet tv")
+	}
+	gone, info, err := keys.Create(ctx, "gone tv", security.RoleViewer, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Revoke(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, region := range []string{"gru", "mia"} {
+		if res := me(region, gone); res.code() != "UNAUTHENTICATED" || res.Errors[0].Message != "invalid or expired token" {
+			t.Fatalf("revoked key at %s: %d %s", region, res.Status, res.RawBody)
+		}
+	}
+
+	// What QA did: create a key through the API on the primary and poll the other instances
+	// with it at once (within the key's own rate limit).
+	res := gqlAt(t, c.urls["scl"], tokens[security.RoleAdmin], `mutation { createApiKey(name: "qa poller", role: VIEWER) { key } }`, nil)
+	var created struct {
+		C struct {
+			Key string `json:"key"`
+		} `json:"createApiKey"`
+	}
+	if err := json.Unmarshal(res.Data, &created); err != nil || created.C.Key == "" {
+		t.Fatalf("createApiKey at scl: %d %s", res.Status, res.RawBody)
+	}
+	for range 4 {
+		for _, region := range []string{"gru", "mia"} {
+			mustBe(region, created.C.Key, "qa poller")
+		}
 	}
 }

@@ -696,6 +696,23 @@ func TestRateLimitRefusesAndEscalates(t *testing.T) {
 		}
 	}
 
+	// A token this server signed that has expired is charged like them too, but its refusals
+	// never block the address: its holder was a legitimate client whose token ran out.
+	past, err := security.NewAuthenticator(security.AuthConfig{Secret: []byte(testSecret), AdminUsername: "x", AdminPassword: "y",
+		TokenTTL: time.Hour, Now: func() time.Time { return time.Now().Add(-24 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := past.Issue(security.Identity{Username: "night-shift", Role: security.RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{200, 200, 200, 429, 429, 429, 429, 429} {
+		if resp := send("203.0.113.95", "Authorization", "Bearer "+expired); resp.StatusCode != want {
+			t.Fatalf("expired token, request %d: %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+
 }
 
 // TestIPv6ClientIsBlockedByItsPrefix: a block of an IPv6 client, by a playbook or an

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
 	"github.com/neko-defense/neko/store"
 )
@@ -127,6 +128,23 @@ func (s *Store) APIKeys(ctx context.Context) ([]store.APIKey, error) {
 		return nil, fmt.Errorf("find api keys: %w", err)
 	}
 	return keys, nil
+}
+
+// APIKey returns the API key keyID, or store.ErrNotFound: one point read on the
+// unique key_id index. It reads from the primary whatever the Store's read
+// preference, so that it sees every key write acknowledged before it began
+// (they are w:majority): the security package looks a key up when another
+// instance has just created, rotated or revoked it, and a lagging nearest
+// secondary would miss the new key or the revocation.
+func (s *Store) APIKey(ctx context.Context, keyID string) (store.APIKey, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	coll := s.db.Collection(collAPIKeys, options.Collection().SetReadPreference(readpref.Primary()))
+	k, err := findOne[store.APIKey](ctx, coll, bson.D{{Key: "key_id", Value: keyID}})
+	if err != nil {
+		return store.APIKey{}, fmt.Errorf("find api key %q: %w", keyID, err)
+	}
+	return k, nil
 }
 
 // UpdateAPIKey sets the non-nil fields of p on the key with keyID and returns

@@ -1,6 +1,7 @@
 package mongo_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -376,7 +377,7 @@ func TestSecurityWithDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close(ctx)
-	if id, err := other.Verify(key); err != nil || id.Username != "apikey:db tv" {
+	if id, err := other.Verify(ctx, key); err != nil || id.Username != "apikey:db tv" {
 		t.Fatalf("other instance: %+v, %v", id, err)
 	}
 	newKey, _, err := keys.Rotate(ctx, info.ID, time.Hour)
@@ -384,23 +385,105 @@ func TestSecurityWithDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{key, newKey} {
-		if _, err := keys.Verify(k); err != nil {
+		if _, err := keys.Verify(ctx, k); err != nil {
 			t.Fatalf("after rotate: %v", err)
 		}
 	}
 	if err := keys.Revoke(ctx, info.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keys.Verify(key); !errors.Is(err, security.ErrInvalidToken) {
+	if _, err := keys.Verify(ctx, key); !errors.Is(err, security.ErrInvalidToken) {
 		t.Fatalf("revoked key: %v", err)
 	}
 	if err := other.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.Verify(key); !errors.Is(err, security.ErrInvalidToken) {
+	if _, err := other.Verify(ctx, key); !errors.Is(err, security.ErrInvalidToken) {
 		t.Fatalf("revoked key on other instance after Refresh: %v", err)
 	}
-	if _, err := other.Verify(newKey); err != nil {
+	if _, err := other.Verify(ctx, newKey); err != nil {
 		t.Fatalf("rotated key on other instance: %v", err)
+	}
+}
+
+// TestAPIKeyLookupWithDatabase runs the lookup of keys another instance made against the
+// embedded database: a key created, rotated or revoked by one KeyManager is judged at once by
+// another that never reloads, each new key costing it one round trip (counted by the driver's
+// monitor), and a flood of random keys costing no more than the lookup budget.
+func TestAPIKeyLookupWithDatabase(t *testing.T) {
+	ctx := testContext(t)
+	var rec recorder
+	counted, err := nekomongo.New(ctx, nekomongo.Config{URI: env.uri, Database: "neko-test", OperationTimeout: time.Minute,
+		Monitor: nekomongo.OperationCounter(rec.record)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer counted.Close(context.Background())
+
+	a, err := security.NewKeyManager(ctx, security.KeyConfig{Store: env.store, RefreshInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	start := time.Now()
+	const burst = 10
+	b, err := security.NewKeyManager(ctx, security.KeyConfig{Store: counted, RefreshInterval: -1,
+		Now:    func() time.Time { return start }, // the budget never refills during the test
+		Lookup: security.LookupConfig{PerSecond: 1, Burst: burst}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(ctx)
+	rec.take() // b's first load
+
+	key, info, err := a.Create(ctx, "lookup tv", security.RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := env.store.APIKey(ctx, info.ID); err != nil || k.KeyID != info.ID || k.Name != "lookup tv" {
+		t.Fatalf("APIKey = %+v, %v", k, err)
+	}
+	if _, err := env.store.APIKey(ctx, "000000000000"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("APIKey of an unknown id: %v, want store.ErrNotFound", err)
+	}
+	want := security.Identity{Username: "apikey:lookup tv", Role: security.RoleViewer, Language: "en"}
+	for range 3 {
+		if id, err := b.Verify(ctx, key); err != nil || id != want {
+			t.Fatalf("key made by another instance: %+v, %v", id, err)
+		}
+	}
+	if ops := rec.take(); !slices.Equal(ops, []string{"api_keys find"}) {
+		t.Fatalf("round trips for a new key used three times: %v, want one find", ops)
+	}
+
+	revokedKey, revoked, err := a.Create(ctx, "revoked tv", security.RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Revoke(ctx, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Verify(ctx, revokedKey); !errors.Is(err, security.ErrCredentialLapsed) {
+		t.Fatalf("key revoked by another instance: %v, want ErrCredentialLapsed", err)
+	}
+	newKey, _, err := a.Rotate(ctx, info.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Verify(ctx, newKey); err != nil {
+		t.Fatalf("successor made by another instance: %v", err)
+	}
+	if n := len(rec.take()); n != 2 {
+		t.Fatalf("%d round trips for two new keys, want 2", n)
+	}
+
+	const secret = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"
+	for i := range 200 {
+		if _, err := b.Verify(ctx, fmt.Sprintf("neko_%012x_%s", 0xbad000+i, secret)); !errors.Is(err, security.ErrInvalidToken) {
+			t.Fatalf("random key %d: %v", i, err)
+		}
+	}
+	if n := len(rec.take()); n != burst-3 {
+		t.Fatalf("%d round trips for 200 random keys, want the %d left of the budget", n, burst-3)
 	}
 }
