@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -55,9 +56,10 @@ type BlockListConfig struct {
 	Redis redis.UniversalClient
 	// KeyPrefix prefixes every Redis key and channel. Default "neko:".
 	KeyPrefix string
-	// Store, when set, receives every block and unblock (asynchronously, on
-	// a bounded queue) and is read at start-up and whenever Redis is found
-	// to have lost its data.
+	// Store, when set, receives every block and unblock made by this
+	// instance (asynchronously, on a bounded queue; a write that fails is
+	// retried at each resync until it lands, see StorePending) and is read at
+	// start-up and whenever Redis is found to have lost its data.
 	Store BlockStore
 	// DefaultDuration is the length of a block asked for with d <= 0.
 	// Default 24h.
@@ -74,8 +76,15 @@ type BlockListConfig struct {
 	RetryAfter time.Duration
 	// MaxEntries bounds the addresses held in memory. Default 1,000,000.
 	MaxEntries int
-	// StoreQueue bounds the Store writes waiting. Default 1024.
+	// StoreQueue bounds the Store writes waiting on the queue. Default 1024.
 	StoreQueue int
+	// StorePending bounds the client keys whose latest block or unblock is
+	// remembered until the Store confirms it (queued, or failed and waiting
+	// for the next resync to retry it). Past it, the expired blocks waiting
+	// are given up first; if none has, a new key's write is tried once and,
+	// if that fails, given up and counted in BlockListStats.StoreLost.
+	// Default 10,000.
+	StorePending int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger receives failures (Redis failures at most once per 10s).
@@ -133,6 +142,7 @@ type BlockList struct {
 	logRedis  everyInterval
 	dropped   atomic.Uint64 // blocks not kept because memory was full
 	writes    *queue
+	persist   *storeWrites // nil without a Store
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -178,14 +188,17 @@ func NewBlockList(cfg BlockListConfig) (*BlockList, error) {
 	if cfg.RetryAfter == 0 {
 		cfg.RetryAfter = 5 * time.Second
 	}
-	if cfg.MaxEntries < 0 || cfg.StoreQueue < 0 {
-		return nil, errors.New("defense: BlockListConfig.MaxEntries and StoreQueue must not be negative")
+	if cfg.MaxEntries < 0 || cfg.StoreQueue < 0 || cfg.StorePending < 0 {
+		return nil, errors.New("defense: BlockListConfig.MaxEntries, StoreQueue and StorePending must not be negative")
 	}
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = 1_000_000
 	}
 	if cfg.StoreQueue == 0 {
 		cfg.StoreQueue = 1024
+	}
+	if cfg.StorePending == 0 {
+		cfg.StorePending = 10_000
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -204,8 +217,11 @@ func NewBlockList(cfg BlockListConfig) (*BlockList, error) {
 		channel:   cfg.KeyPrefix + "blocks:events",
 		tombs:     make(map[string]struct{}),
 		logRedis:  everyInterval{interval: 10 * time.Second},
-		writes:    newQueue(cfg.StoreQueue, 1, 5*time.Second),
+		writes:    newQueue(cfg.StoreQueue, 1, 5*time.Second), // one worker: storeWrites relies on it
 		ready:     make(chan struct{}),
+	}
+	if cfg.Store != nil {
+		b.persist = newStoreWrites(cfg.Store, b.writes, cfg.StorePending, b.now, b.log)
 	}
 	for i := range b.shards {
 		b.shards[i].m = make(map[string]blockEntry)
@@ -291,13 +307,9 @@ func (b *BlockList) add(ctx context.Context, blk Block) error {
 			b.redisFailed(ctx, "block", err)
 		}
 	}
-	if b.cfg.Store != nil {
+	if b.persist != nil {
 		doc := store.BlockedIP{IP: blk.IP, Reason: blk.Reason, BlockedAt: blk.BlockedAt.UTC(), ExpiresAt: blk.Until.UTC(), Temporary: blk.Temporary}
-		b.writes.push(func(ctx context.Context) {
-			if err := b.cfg.Store.UpsertBlockedIP(ctx, doc); err != nil {
-				b.log.Warn("defense: persist block", "ip", doc.IP, "err", err)
-			}
-		})
+		b.persist.set(storeWrite{doc: doc, gen: gen})
 	}
 	return nil
 }
@@ -316,8 +328,9 @@ func (b *BlockList) Unblock(ctx context.Context, ip string) error {
 	if ips[0] != ip {
 		ips = append(ips, strings.Clone(ip))
 	}
-	for _, ip := range ips {
-		b.remove(ip)
+	gens := make([]uint64, len(ips))
+	for i, ip := range ips {
+		gens[i] = b.remove(ip)
 	}
 	if b.rdb != nil {
 		ok := false
@@ -337,13 +350,9 @@ func (b *BlockList) Unblock(ctx context.Context, ip string) error {
 			b.tombMu.Unlock()
 		}
 	}
-	if b.cfg.Store != nil {
-		for _, ip := range ips {
-			b.writes.push(func(ctx context.Context) {
-				if err := b.cfg.Store.DeleteBlockedIP(ctx, ip); err != nil {
-					b.log.Warn("defense: persist unblock", "ip", ip, "err", err)
-				}
-			})
+	if b.persist != nil {
+		for i, ip := range ips {
+			b.persist.set(storeWrite{doc: store.BlockedIP{IP: ip}, del: true, gen: gens[i]})
 		}
 	}
 	return nil
@@ -378,21 +387,38 @@ type BlockListStats struct {
 	// Dropped counts blocks not kept in memory because MaxEntries was
 	// reached.
 	Dropped uint64
-	// Store describes the queue of writes to the BlockStore.
+	// Store describes the queue of writes to the BlockStore. Its Dropped
+	// counts jobs refused because the queue was full; such a write stays
+	// pending and is queued again at the next resync.
 	Store QueueStats
+	// StorePending counts the client keys whose block or unblock the Store
+	// has not confirmed yet (queued, or failed and waiting to be retried).
+	StorePending int
+	// StoreLost counts the Store writes given up because StorePending keys
+	// were already waiting and the write's one try failed (see
+	// BlockListConfig.StorePending).
+	StoreLost uint64
 }
 
 // Stats returns counters for metrics.
 func (b *BlockList) Stats() BlockListStats {
-	return BlockListStats{Entries: int(b.count.Load()), Dropped: b.dropped.Load(), Store: b.writes.stats()}
+	st := BlockListStats{Entries: int(b.count.Load()), Dropped: b.dropped.Load(), Store: b.writes.stats()}
+	if b.persist != nil {
+		st.StorePending, st.StoreLost = b.persist.pending(), b.persist.lost.Load()
+	}
+	return st
 }
 
 // Close stops the goroutine and waits for queued Store writes until ctx
-// ends.
+// ends. Writes still failing then are given up (and logged).
 func (b *BlockList) Close(ctx context.Context) error {
 	b.cancel()
 	b.wg.Wait()
-	return b.writes.close(ctx)
+	err := b.writes.close(ctx)
+	if n := b.persist.pending(); n > 0 {
+		b.log.Warn("defense: block list closed with changes not persisted to the store", "pending", n)
+	}
+	return err
 }
 
 func (b *BlockList) shard(ip string) *blockShard {
@@ -461,8 +487,9 @@ func (b *BlockList) put(blk Block, synced bool) uint64 {
 	return gen
 }
 
-func (b *BlockList) remove(ip string) {
-	b.gen.Add(1)
+// remove deletes ip from memory and returns the change's generation.
+func (b *BlockList) remove(ip string) uint64 {
+	gen := b.gen.Add(1)
 	sh := b.shard(ip)
 	sh.mu.Lock()
 	if _, ok := sh.m[ip]; ok {
@@ -470,6 +497,7 @@ func (b *BlockList) remove(ip string) {
 		b.count.Add(-1)
 	}
 	sh.mu.Unlock()
+	return gen
 }
 
 func (b *BlockList) markSynced(ip string, gen uint64) {
@@ -617,11 +645,14 @@ func (b *BlockList) apply(payload string) {
 	if rb.From == b.instance {
 		return
 	}
+	// The other instance persists its change, which is newer than any
+	// write of the address this one still has to make.
 	switch rb.Op {
 	case "block":
-		b.put(rb.block(rb.IP), true)
+		blk := rb.block(rb.IP)
+		b.persist.supersede(rb.IP, b.put(blk, true), &blk)
 	case "unblock":
-		b.remove(rb.IP)
+		b.persist.supersede(rb.IP, b.remove(rb.IP), nil)
 	}
 }
 
@@ -664,16 +695,20 @@ func storedBlock(d store.BlockedIP) Block {
 // holds them. The Store, not the memory, is the source: it is shared and
 // durable, whereas an instance that missed unblock events while Redis was
 // down would bring those blocks back. Blocks made here and not yet in Redis
-// were pushed by Sync already. tombs, the unblocks Sync pushed, are skipped:
-// their Store delete may still be queued, and the unblock is the newer.
-// Only an instance with a Store restores or sets keySeeded.
+// were pushed by Sync already. The Store is read with this instance's pending
+// writes applied (storeWrites.overlay): an unblock whose delete has not
+// landed (the database is down) is not brought back, and a block whose
+// upsert has not is restored. tombs, the unblocks Sync pushed, are skipped
+// too. Only an instance with a Store restores or sets keySeeded; another
+// instance's pending writes are not seen, so when it restores first, this
+// instance's blocks not yet in the Store are lost with Redis's data.
 func (b *BlockList) restore(ctx context.Context, now time.Time, remote map[string]Block, tombs []string) error {
 	docs, err := b.cfg.Store.BlockedIPs(ctx)
 	if err != nil {
 		return fmt.Errorf("restore blocks: %w", err)
 	}
 	var missing []Block
-	for _, d := range docs {
+	for _, d := range b.persist.overlay(docs) {
 		if _, ok := remote[d.IP]; !ok && d.Active(now) && !slices.Contains(tombs, d.IP) {
 			missing = append(missing, storedBlock(d))
 		}
@@ -693,13 +728,15 @@ func (b *BlockList) restore(ctx context.Context, now time.Time, remote map[strin
 	return nil
 }
 
-// Sync pushes to Redis the changes made while it was unreachable, then
-// replaces the memory with the shared list (keeping changes made meanwhile,
-// and first restoring the Store's blocks if Redis lost its data) and sweeps
-// expired entries. The list's goroutine calls it every
-// ResyncInterval; call it to force one. Without Redis it only sweeps.
+// Sync queues again the Store writes that failed, pushes to Redis the
+// changes made while it was unreachable, then replaces the memory with the
+// shared list (keeping changes made meanwhile, and first restoring the
+// Store's blocks if Redis lost its data) and sweeps expired entries. The
+// list's goroutine calls it every ResyncInterval; call it to force one.
+// Without Redis it only retries the Store writes and sweeps.
 func (b *BlockList) Sync(ctx context.Context) error {
 	now := b.now()
+	b.persist.retry()
 	if b.rdb == nil {
 		for i := range b.shards {
 			sh := &b.shards[i]
@@ -793,7 +830,13 @@ func (b *BlockList) Sync(ctx context.Context) error {
 	b.tombMu.Unlock()
 
 	// 3. Merge: the shared list wins over entries it already held; entries
-	// changed since the snapshot are left alone.
+	// changed since the snapshot are left alone. A block in force that the
+	// shared list lost was lifted by another instance (or lost with Redis's
+	// data and not restored by this one): its Store write, if still pending,
+	// is dropped as apply drops it, and so is an unblock's of an address the
+	// shared list blocks again. An unblock not pushed yet (a tomb added since
+	// step 1) is newer than the shared list's block.
+	var lifted []string
 	for i := range b.shards {
 		sh := &b.shards[i]
 		sh.mu.Lock()
@@ -804,11 +847,23 @@ func (b *BlockList) Sync(ctx context.Context) error {
 			if _, ok := remote[ip]; !ok && (e.synced || !now.Before(e.Until)) {
 				delete(sh.m, ip)
 				b.count.Add(-1)
+				if now.Before(e.Until) {
+					lifted = append(lifted, ip)
+				}
 			}
 		}
 		sh.mu.Unlock()
 	}
+	for _, ip := range lifted {
+		b.persist.supersede(ip, snapshot+1, nil)
+	}
+	b.tombMu.Lock()
+	newTombs := maps.Clone(b.tombs)
+	b.tombMu.Unlock()
 	for ip, blk := range remote {
+		if _, ok := newTombs[ip]; ok {
+			continue
+		}
 		sh := b.shard(ip)
 		sh.mu.RLock()
 		e, ok := sh.m[ip]
@@ -817,6 +872,7 @@ func (b *BlockList) Sync(ctx context.Context) error {
 			continue
 		}
 		b.put(blk, true)
+		b.persist.supersede(ip, snapshot+1, &blk)
 	}
 	if b.downUntil.Swap(0) != 0 {
 		b.log.Info("defense: block list redis reachable again, resynced", "blocks", len(remote))

@@ -25,8 +25,11 @@
 // memory, so checking it never touches the network. Documents reach MongoDB
 // through small interfaces declared here (IncidentStore, BlockStore,
 // TriggerStore) on bounded queues owned by the type that writes them: a slow
-// database delays records, never requests. Every type that starts goroutines
-// stops and waits for them in Close.
+// database delays records, never requests. The block list also remembers, in
+// bounded memory, the latest block or unblock of each client key that the
+// database has not confirmed, and retries it at each resync, so the database
+// catches up after an outage (storewrites.go). Every type that starts
+// goroutines stops and waits for them in Close.
 package defense
 
 import (

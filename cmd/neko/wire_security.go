@@ -121,6 +121,11 @@ func (a *App) openSecurity(ctx context.Context) (*security.Authenticator, error)
 	}
 	a.metrics.GaugeFunc("neko_blocked_addresses", "Addresses on the block list held by this instance.", nil,
 		func() float64 { return float64(sp.blocks.Stats().Entries) })
+	a.metrics.GaugeFunc("neko_block_store_pending", "Blocks and unblocks made by this instance not yet confirmed by the database (queued or waiting for a retry).", nil,
+		func() float64 { return float64(sp.blocks.Stats().StorePending) })
+	a.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "neko_block_store_lost_total", Help: "Block and unblock database writes given up because too many were waiting for a retry.",
+	}, func() float64 { return float64(sp.blocks.Stats().StoreLost) }))
 	return sp.auth, nil
 }
 
