@@ -22,6 +22,9 @@
 //
 // Shedder caps the requests in flight (atomic, O(1), never waits), and
 // RateLimiter enforces per-key rate limits shared by every instance.
+// StrictLimiter is the exact counterpart for rare, expensive events (failed
+// logins): every decision is one Lua script in Redis, so N instances allow
+// together exactly what one would, at the price of a round trip per call.
 //
 // # Distributed rate limiting
 //

@@ -120,29 +120,23 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 //
 // Before any password work the attempt takes a token from the username's and the client address's
 // failure buckets (the address comes from WithClientAddr on ctx); when either is empty Login
-// returns ErrLoginThrottled at once. A successful login, or a failure of ours (the database is
-// down), gives the tokens back, so only wrong guesses count. With ThrottleConfig.Shared the
-// fleet's failures are checked first, and each wrong guess is charged to them too. Wrong usernames, wrong passwords and
+// returns a ThrottledError (ErrLoginThrottled) at once. With ThrottleConfig.Shared the tokens are
+// taken from the fleet's buckets in the same step, atomically, so the instances together evaluate
+// no more guesses than one would. A successful login, or a failure of ours (the database is down),
+// gives the tokens back, so only wrong guesses count. Wrong usernames, wrong passwords and
 // disabled accounts all return ErrInvalidCredentials after the same bcrypt work.
 func (a *Authenticator) Login(ctx context.Context, username, password, language string) (string, Identity, error) {
 	if err := ctx.Err(); err != nil {
 		return "", Identity{}, err
 	}
-	addr := ClientAddr(ctx)
-	if wait := a.throttle.sharedWait(username, addr); wait > 0 {
-		a.auditLogin(ctx, username, ResultBlocked)
-		return "", Identity{}, &ThrottledError{RetryAfter: wait}
-	}
-	refund, wait, ok := a.throttle.acquire(username, addr, a.cfg.Now())
+	refund, wait, ok := a.throttle.acquire(ctx, username, ClientAddr(ctx), a.cfg.Now())
 	if !ok {
 		a.auditLogin(ctx, username, ResultBlocked)
 		return "", Identity{}, &ThrottledError{RetryAfter: wait}
 	}
 	id, err := a.checkPassword(ctx, username, password)
 	if err != nil {
-		if errors.Is(err, ErrInvalidCredentials) {
-			a.throttle.failed(username, addr)
-		} else {
+		if !errors.Is(err, ErrInvalidCredentials) {
 			refund()
 		}
 		a.auditLogin(ctx, username, ResultFailure)

@@ -2,9 +2,12 @@ package security
 
 import (
 	"container/list"
+	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -40,18 +43,28 @@ type ThrottleConfig struct {
 	MaxKeys int
 	// Disabled turns throttling off.
 	Disabled bool
-	// Shared, when set, shares failed logins between the instances (resilience.RateLimiter, which
-	// decides in memory and reconciles through Redis): an attempt is also refused while the
-	// fleet's failures for the username or the address have used up the same budget, and every
-	// failure is charged to it. Without it each instance throttles alone, and N instances allow
-	// N times the guesses.
-	Shared SharedLimiter
+	// Shared, when set, holds every instance's budgets (resilience.StrictLimiter over Redis):
+	// an attempt takes its tokens there too, for the username and the address at once, before
+	// any password work, so the instances together evaluate no more guesses than one would. A
+	// success or an error of ours gives them back there as here. When Shared fails (Redis down,
+	// or slower than its timeout), the attempt is decided by this instance's buckets alone and
+	// the login goes on. So the count is exact while Redis answers in time; attempts decided
+	// alone are bounded by each instance's own budget, so a slow or unreachable Redis lets N
+	// instances allow at most N times the guesses (a call that timed out after its script ran
+	// also leaves its tokens taken in Redis, which errs on the safe side). Without Shared each
+	// instance throttles alone.
+	Shared SharedBudget
+	// Logger receives a warning when Shared first fails (the throttle then decides alone) and a
+	// note when it answers again; nil means no logging.
+	Logger *slog.Logger
 }
 
-// SharedLimiter is a rate limit shared by every instance (resilience.RateLimiter satisfies it). A
-// cost of 0 only reports a key's state.
-type SharedLimiter interface {
-	Allow(key string, limit resilience.Limit, cost int) resilience.Decision
+// SharedBudget is a set of token buckets shared by every instance, each decision made
+// atomically where they are kept (resilience.StrictLimiter satisfies it). Take takes one token
+// from every bucket or from none; Return gives one back to each.
+type SharedBudget interface {
+	Take(ctx context.Context, now time.Time, buckets ...resilience.Bucket) (taken bool, wait time.Duration, err error)
+	Return(ctx context.Context, now time.Time, buckets ...resilience.Bucket) error
 }
 
 // maxThrottleKeyLen caps the bytes of a username or address used as a key, so an attacker's
@@ -78,7 +91,7 @@ func (c *ThrottleConfig) setDefaults() error {
 }
 
 // throttle is the login failure limiter: a golang.org/x/time/rate.Limiter per username and per
-// address.
+// address, and, with ThrottleConfig.Shared, the fleet's buckets for the same keys.
 //
 // A login reserves its token *before* the bcrypt work (otherwise a hundred concurrent guesses would
 // all pass a "tokens left?" check and all be verified): a reservation that would have to wait is
@@ -86,11 +99,19 @@ func (c *ThrottleConfig) setDefaults() error {
 // instant it was made (rate.Reservation.CancelAt refunds nothing when cancelled after its time to
 // act), which restores the token less whatever later attempts reserved meanwhile; the limiter then
 // refills that interval again, so the two cancel out.
+//
+// The shared buckets are asked first, in one round trip that takes both tokens or neither, so
+// that a refusal reports the fleet's wait. The local buckets are charged as well while Redis
+// answers: they hold no more than this instance's share of the fleet's failures, so they refuse
+// only what the fleet would (or after an outage, what this instance saw alone), and they carry the
+// recent history into an outage instead of starting it with a full budget.
 type throttle struct {
 	cfg ThrottleConfig
 	mu  sync.Mutex // guards users and addrs (their LRU order); each rate.Limiter has its own lock
 	users,
 	addrs *bucketTable
+	// sharedDown is set while Shared fails, so that an outage is logged once, not per login.
+	sharedDown atomic.Bool
 }
 
 func newThrottle(cfg ThrottleConfig) *throttle {
@@ -101,14 +122,14 @@ func newThrottle(cfg ThrottleConfig) *throttle {
 	}
 }
 
-// The keys and limits of the shared failure counts (ThrottleConfig.Shared): the same budgets as
-// the local buckets, under keys apart from the request rate limit's.
-func (t *throttle) sharedKeys(username, addr string) []sharedKey {
-	keys := []sharedKey{{"login:user:" + throttleKey(strings.ToLower(username)), t.sharedLimit(t.cfg.PerUser)}}
+// sharedBuckets are the fleet's buckets for username and addr (ThrottleConfig.Shared): the same
+// budgets as the local ones, under keys apart from the request rate limit's.
+func (t *throttle) sharedBuckets(username, addr string) []resilience.Bucket {
+	buckets := []resilience.Bucket{{Key: "login:user:" + throttleKey(strings.ToLower(username)), Limit: t.sharedLimit(t.cfg.PerUser)}}
 	if addr != "" {
-		keys = append(keys, sharedKey{"login:addr:" + addrKey(addr), t.sharedLimit(t.cfg.PerAddr)})
+		buckets = append(buckets, resilience.Bucket{Key: "login:addr:" + addrKey(addr), Limit: t.sharedLimit(t.cfg.PerAddr)})
 	}
-	return keys
+	return buckets
 }
 
 // addrKey is the throttle's key of the client at addr: its client key (the address for IPv4,
@@ -117,52 +138,69 @@ func addrKey(addr string) string {
 	return throttleKey(clientkey.FromString(addr))
 }
 
-type sharedKey struct {
-	key   string
-	limit resilience.Limit
-}
-
 func (t *throttle) sharedLimit(burst int) resilience.Limit {
 	return resilience.Limit{Rate: float64(burst) / t.cfg.Window.Seconds(), Burst: burst}
 }
 
-// sharedWait reports how long until the fleet's failure budgets for username and addr hold a
-// token again; 0 when they all do. It charges nothing: an attempt is charged only once it fails
-// (failed), so successful logins never use up a user's budget.
-func (t *throttle) sharedWait(username, addr string) time.Duration {
-	if t.cfg.Disabled || t.cfg.Shared == nil {
-		return 0
-	}
-	var wait time.Duration
-	for _, k := range t.sharedKeys(username, addr) {
-		d := t.cfg.Shared.Allow(k.key, k.limit, 0)
-		if d.Remaining >= 1 {
-			continue
-		}
-		// ResetAfter is until the bucket is full; one token comes Burst-1 emissions sooner.
-		untilOne := d.ResetAfter - time.Duration(float64(k.limit.Burst-1)/k.limit.Rate*float64(time.Second))
-		wait = max(wait, untilOne, d.RetryAfter, time.Second)
-	}
-	return wait
-}
-
-// failed charges a failed guess to the fleet's budgets for username and addr.
-func (t *throttle) failed(username, addr string) {
-	if t.cfg.Disabled || t.cfg.Shared == nil {
-		return
-	}
-	for _, k := range t.sharedKeys(username, addr) {
-		t.cfg.Shared.Allow(k.key, k.limit, 1)
-	}
-}
-
-// acquire takes one token from the username's bucket and, when addr is not empty, from the
-// address's. ok is false, and nothing is taken, when either bucket is empty. On ok, the caller must
-// call refund if the attempt turns out not to be a failed guess (a success, or an error of ours).
-func (t *throttle) acquire(username, addr string, now time.Time) (refund func(), wait time.Duration, ok bool) {
+// acquire takes one token from the username's buckets and, when addr is not empty, from the
+// address's: the fleet's (ThrottleConfig.Shared), then this instance's. ok is false, and nothing
+// is taken, when any of them is empty; wait is then how long until it would have a token. On ok,
+// the caller must call refund if the attempt turns out not to be a failed guess (a success, or an
+// error of ours). A failure of the shared buckets never fails the login: the local ones then
+// decide alone. The shared step is not cut short by the caller's cancellation (it is bounded by
+// its own timeout), so that a client hanging up is never taken for Redis failing.
+func (t *throttle) acquire(ctx context.Context, username, addr string, now time.Time) (refund func(), wait time.Duration, ok bool) {
 	if t.cfg.Disabled {
 		return func() {}, 0, true
 	}
+	var shared []resilience.Bucket // taken from Shared, to give back on a refund
+	if t.cfg.Shared != nil {
+		buckets := t.sharedBuckets(username, addr)
+		taken, wait, err := t.cfg.Shared.Take(context.WithoutCancel(ctx), now, buckets...)
+		t.sharedAnswered(err)
+		switch {
+		case err != nil: // the local buckets decide alone
+		case !taken:
+			return nil, wait, false
+		default:
+			shared = buckets
+		}
+	}
+	local, wait, ok := t.acquireLocal(username, addr, now)
+	if !ok {
+		t.giveBack(ctx, now, shared)
+		return nil, wait, false
+	}
+	return func() {
+		local()
+		t.giveBack(ctx, now, shared)
+	}, 0, true
+}
+
+// giveBack returns the tokens taken from the shared buckets, if any. It runs even when the login's
+// ctx has ended (the attempt was over by then); if it fails, the tokens refill in their time.
+func (t *throttle) giveBack(ctx context.Context, now time.Time, buckets []resilience.Bucket) {
+	if len(buckets) == 0 {
+		return
+	}
+	t.sharedAnswered(t.cfg.Shared.Return(context.WithoutCancel(ctx), now, buckets...))
+}
+
+// sharedAnswered logs the transitions between a reachable and an unreachable Shared.
+func (t *throttle) sharedAnswered(err error) {
+	if err == nil {
+		if t.sharedDown.CompareAndSwap(true, false) && t.cfg.Logger != nil {
+			t.cfg.Logger.Info("login throttle: shared failure counts reachable again")
+		}
+		return
+	}
+	if t.sharedDown.CompareAndSwap(false, true) && t.cfg.Logger != nil {
+		t.cfg.Logger.Warn("login throttle: shared failure counts unreachable; each instance throttles alone until they answer", "err", err)
+	}
+}
+
+// acquireLocal is acquire on this instance's buckets alone.
+func (t *throttle) acquireLocal(username, addr string, now time.Time) (refund func(), wait time.Duration, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	u := t.users.get(throttleKey(strings.ToLower(username)))

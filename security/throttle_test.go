@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/neko-defense/neko/internal/redistest"
 	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/store"
 )
@@ -175,20 +180,42 @@ func TestThrottleKeyLength(t *testing.T) {
 	}
 }
 
-// With a shared limiter (one RateLimiter stands in for the fleet's, which reconciles through
-// Redis), failures on one instance count on every other: five wrong guesses on A throttle the
-// username on B, and B's time to retry follows the shared budget.
-func TestLoginThrottleSharedAcrossInstances(t *testing.T) {
-	clock := newFakeClock()
-	shared, err := resilience.NewRateLimiter(resilience.RateLimitConfig{Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
+// sharedBudget is a resilience.StrictLimiter over rdb: the fleet's failure counts, as cmd/neko
+// wires them, but with a generous timeout: on a loaded machine (-race, dozens of logins at once)
+// a call may wait for a pooled connection past the default 250 ms, and its attempt would rightly
+// be decided by its instance alone, which is not what these tests are about. Tests of a slow
+// Redis set their own.
+func sharedBudget(t *testing.T, rdb redis.UniversalClient, mutate ...func(*resilience.StrictLimitConfig)) func(*AuthConfig) {
+	t.Helper()
+	cfg := resilience.StrictLimitConfig{Redis: rdb, Timeout: time.Minute}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	l, err := resilience.NewStrictLimiter(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = shared.Close() })
+	return func(c *AuthConfig) { c.Throttle.Shared = l }
+}
+
+// fleet is n Authenticators sharing users, a clock and (through opts) one Redis: n instances.
+func fleet(t *testing.T, n int, users UserStore, clock *fakeClock, opts ...func(*AuthConfig)) []*Authenticator {
+	t.Helper()
+	out := make([]*Authenticator, n)
+	for i := range out {
+		out[i] = newUserAuth(t, users, clock, opts...)
+	}
+	return out
+}
+
+// Failures on one instance count on every other: five wrong guesses on A throttle the username
+// on B, for as long as the fleet's bucket takes to refill a token.
+func TestLoginThrottleSharedAcrossInstances(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	clock := newFakeClock()
 	users := newFakeUsers(t, store.User{Username: "alice", PasswordHash: hashOf(t, "alice-pw"), Role: "viewer"})
-	withShared := func(c *AuthConfig) { c.Throttle.Shared = shared }
-	a := newUserAuth(t, users, clock, withShared)
-	b := newUserAuth(t, users, clock, withShared)
+	inst := fleet(t, 2, users, clock, sharedBudget(t, rdb))
+	a, b := inst[0], inst[1]
 	login := func(inst *Authenticator, i int, pw string) error {
 		ctx := WithClientAddr(context.Background(), fmt.Sprintf("203.0.113.%d", i))
 		_, _, err := inst.Login(ctx, "alice", pw, "")
@@ -202,15 +229,248 @@ func TestLoginThrottleSharedAcrossInstances(t *testing.T) {
 			t.Fatalf("failure %d on A: %v", i+1, err)
 		}
 	}
-	err = login(b, 7, "alice-pw")
+	err := login(b, 7, "alice-pw")
 	var te *ThrottledError
-	if !errors.As(err, &te) || te.RetryAfter < 11*time.Second || te.RetryAfter > 13*time.Second {
-		t.Fatalf("B after five failures on A: err = %v, want throttled for about 12 s", err)
+	if !errors.As(err, &te) || te.RetryAfter != 12*time.Second {
+		t.Fatalf("B after five failures on A: err = %v, want throttled for 12 s", err)
 	}
-	clock.Advance(12 * time.Second)
-	if err := login(b, 8, "alice-pw"); err != nil {
+	clock.Advance(12*time.Second - time.Millisecond)
+	if err := login(b, 8, "alice-pw"); !errors.As(err, &te) || te.RetryAfter != time.Millisecond {
+		t.Fatalf("B 1 ms before the refill: err = %v, want throttled for 1 ms", err)
+	}
+	clock.Advance(time.Millisecond)
+	if err := login(b, 9, "alice-pw"); err != nil {
 		t.Fatalf("B after the refill: %v", err)
 	}
+	// B's success gave the token back to the fleet: A may guess once more, and only once.
+	if err := login(a, 10, "wrong"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("A after B's success: %v", err)
+	}
+	if err := login(b, 11, "wrong"); !errors.Is(err, ErrLoginThrottled) {
+		t.Fatalf("B after A's failure: %v, want throttled", err)
+	}
+}
+
+// TestLoginThrottleSharedParallel is QA's finding: a burst of parallel wrong logins spread over
+// instances sharing one Redis. Each instance's own budget would let all of them through; the
+// fleet's evaluates exactly one budget, and no bcrypt work is done for the rest.
+func TestLoginThrottleSharedParallel(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	for _, tc := range []struct {
+		name      string
+		instances int
+		attempts  int
+		attempt   func(i int) (username, addr string)
+		want      int // evaluated: the budget
+	}{
+		{"one username from many addresses, three instances", 3, 15,
+			func(i int) (string, string) { return "alice", fmt.Sprintf("203.0.113.%d", i) }, 5},
+		{"one username, three instances, thrice the burst each", 3, 45,
+			func(i int) (string, string) { return "bob", fmt.Sprintf("198.51.100.%d", i) }, 5},
+		{"one username, two instances", 2, 30,
+			func(i int) (string, string) { return "carol", fmt.Sprintf("192.0.2.%d", i) }, 5},
+		{"many usernames from one address, three instances", 3, 75,
+			func(i int) (string, string) { return fmt.Sprintf("user-%d", i), "198.51.100.200" }, 20},
+		{"many usernames from one IPv6 /64, three instances", 3, 75,
+			func(i int) (string, string) {
+				return fmt.Sprintf("v6-user-%d", i), fmt.Sprintf("2001:db8:7:7::%x", i+1)
+			}, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			logs := &levelCounter{} // a warning: some attempt was decided without Redis
+			inst := fleet(t, tc.instances, newFakeUsers(t), clock, sharedBudget(t, rdb),
+				func(c *AuthConfig) { c.Throttle.Logger = slog.New(logs) })
+			var compares []*atomic.Int64
+			for _, a := range inst {
+				compares = append(compares, countCompares(a))
+			}
+			var wg sync.WaitGroup
+			var evaluated, throttled, other atomic.Int64
+			for i := range tc.attempts {
+				a := inst[i%len(inst)]
+				username, addr := tc.attempt(i)
+				wg.Go(func() {
+					_, _, err := a.Login(WithClientAddr(context.Background(), addr), username, "guess", "")
+					switch {
+					case errors.Is(err, ErrInvalidCredentials):
+						evaluated.Add(1)
+					case errors.Is(err, ErrLoginThrottled):
+						throttled.Add(1)
+					default:
+						other.Add(1)
+						t.Errorf("attempt %d: %v", i, err)
+					}
+				})
+			}
+			wg.Wait()
+			if w := logs.count(slog.LevelWarn); w > 0 {
+				t.Fatalf("%d instances fell back to their own counts: Redis did not answer", w)
+			}
+			var bcrypts int64
+			for _, c := range compares {
+				bcrypts += c.Load()
+			}
+			if evaluated.Load() != int64(tc.want) || throttled.Load() != int64(tc.attempts-tc.want) || bcrypts != int64(tc.want) {
+				t.Fatalf("evaluated %d, throttled %d, other %d, bcrypt comparisons %d; want %d evaluated, %d throttled",
+					evaluated.Load(), throttled.Load(), other.Load(), bcrypts, tc.want, tc.attempts-tc.want)
+			}
+		})
+	}
+}
+
+// Successes and our own errors give the fleet's tokens back exactly: none is left taken.
+func TestLoginThrottleSharedRefunds(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	clock := newFakeClock()
+	users := newFakeUsers(t, store.User{Username: "alice", PasswordHash: hashOf(t, "alice-pw"), Role: "viewer"})
+	inst := fleet(t, 3, users, clock, sharedBudget(t, rdb))
+	ctx := WithClientAddr(context.Background(), "203.0.113.1")
+	for i := range 30 {
+		if _, _, err := inst[i%3].Login(ctx, "alice", "alice-pw", ""); err != nil {
+			t.Fatalf("login %d: %v", i+1, err)
+		}
+	}
+	users.mu.Lock()
+	users.err = errors.New("db down")
+	users.mu.Unlock()
+	for i := range 30 {
+		if _, _, err := inst[i%3].Login(ctx, "alice", "pw", ""); err == nil || errors.Is(err, ErrLoginThrottled) {
+			t.Fatalf("attempt %d with the database down: err = %v; an outage must not throttle users", i+1, err)
+		}
+	}
+	if keys := rdb.Keys(context.Background(), "*").Val(); len(keys) != 0 {
+		t.Fatalf("Redis holds %v after only refunded attempts, want every bucket full (no keys)", keys)
+	}
+	users.mu.Lock()
+	users.err = nil
+	users.mu.Unlock()
+	for i := range 5 { // the whole budget is still there
+		if _, _, err := inst[i%3].Login(ctx, "alice", "wrong", ""); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+	}
+	if _, _, err := inst[2].Login(ctx, "alice", "wrong", ""); !errors.Is(err, ErrLoginThrottled) {
+		t.Fatalf("6th failure: %v, want throttled", err)
+	}
+}
+
+// When Redis is down or hangs, each instance throttles alone with its own buckets: the login is
+// never failed for it, and the client learns nothing of Redis.
+func TestLoginThrottleSharedUnavailable(t *testing.T) {
+	down := redistest.Start(t)
+	down.Stop()
+	for _, tc := range []struct {
+		name string
+		rdb  *redis.Client
+	}{
+		{"down", redis.NewClient(&redis.Options{Addr: down.Addr(), MaxRetries: -1, DialerRetries: 1})},
+		{"hangs", redis.NewClient(&redis.Options{Addr: redistest.Unresponsive(t), MaxRetries: -1, ContextTimeoutEnabled: true})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Cleanup(func() { _ = tc.rdb.Close() })
+			logs := &levelCounter{}
+			clock := newFakeClock()
+			users := newFakeUsers(t, store.User{Username: "alice", PasswordHash: hashOf(t, "alice-pw"), Role: "viewer"})
+			inst := fleet(t, 2, users, clock,
+				sharedBudget(t, tc.rdb, func(c *resilience.StrictLimitConfig) { c.Timeout = 50 * time.Millisecond }),
+				func(c *AuthConfig) { c.Throttle.Logger = slog.New(logs) })
+			ctx := WithClientAddr(context.Background(), "203.0.113.5")
+			if _, _, err := inst[0].Login(ctx, "alice", "alice-pw", ""); err != nil {
+				t.Fatalf("right password with Redis %s: %v", tc.name, err)
+			}
+			for _, a := range inst { // each instance alone: N instances, N budgets
+				for i := range 5 {
+					_, _, err := a.Login(ctx, "alice", "wrong", "")
+					if err != ErrInvalidCredentials { // the sentinel itself: nothing of Redis wrapped in
+						t.Fatalf("failure %d: err = %v, want exactly ErrInvalidCredentials", i+1, err)
+					}
+				}
+				_, _, err := a.Login(ctx, "alice", "wrong", "")
+				var te *ThrottledError
+				if !errors.As(err, &te) || te.RetryAfter != 12*time.Second {
+					t.Fatalf("6th failure: err = %v, want throttled locally for 12 s", err)
+				}
+			}
+			if w := logs.count(slog.LevelWarn); w != len(inst) {
+				t.Fatalf("%d warnings for one outage, want one per instance (%d)", w, len(inst))
+			}
+		})
+	}
+}
+
+// After an outage the instances share again; what each counted alone during it still holds.
+func TestLoginThrottleSharedRecovers(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: 1, DialerRetries: 1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	logs := &levelCounter{}
+	clock := newFakeClock()
+	users := newFakeUsers(t)
+	inst := fleet(t, 2, users, clock, sharedBudget(t, rdb), func(c *AuthConfig) { c.Throttle.Logger = slog.New(logs) })
+	from := func(i int) context.Context {
+		return WithClientAddr(context.Background(), fmt.Sprintf("203.0.113.%d", i))
+	}
+	srv.Stop()
+	for i := range 5 {
+		if _, _, err := inst[0].Login(from(i), "alice", "wrong", ""); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("failure %d during the outage: %v", i+1, err)
+		}
+	}
+	srv.Restart()
+	// Redis came back empty, but A remembers its five.
+	if _, _, err := inst[0].Login(from(10), "alice", "wrong", ""); !errors.Is(err, ErrLoginThrottled) {
+		t.Fatalf("A after the outage: %v, want throttled", err)
+	}
+	// B had seen none: the fleet's budget (fresh in the restarted Redis) decides, for A too.
+	for i := range 5 {
+		if _, _, err := inst[1].Login(from(20+i), "alice", "wrong", ""); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("B failure %d after the outage: %v", i+1, err)
+		}
+	}
+	// 12 s on, A's own bucket and the fleet's have a token each; B spends the fleet's.
+	clock.Advance(12 * time.Second)
+	if _, _, err := inst[1].Login(from(30), "alice", "wrong", ""); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("B after the refill: %v", err)
+	}
+	var te *ThrottledError
+	if _, _, err := inst[0].Login(from(31), "alice", "wrong", ""); !errors.As(err, &te) || te.RetryAfter != 12*time.Second {
+		t.Fatalf("A with a token of its own but none in the fleet: %v, want throttled for 12 s", err)
+	}
+	if logs.count(slog.LevelWarn) != 1 || logs.count(slog.LevelInfo) != 1 {
+		t.Fatalf("logs %v, want one warning (outage) and one note (recovered)", logs.snapshot())
+	}
+}
+
+// levelCounter is a slog.Handler that counts records by level.
+type levelCounter struct {
+	mu     sync.Mutex // guards counts
+	counts map[slog.Level]int
+}
+
+func (h *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h *levelCounter) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.counts == nil {
+		h.counts = map[slog.Level]int{}
+	}
+	h.counts[r.Level]++
+	return nil
+}
+func (h *levelCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *levelCounter) WithGroup(string) slog.Handler      { return h }
+
+func (h *levelCounter) count(l slog.Level) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.counts[l]
+}
+
+func (h *levelCounter) snapshot() map[slog.Level]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.counts)
 }
 
 // TestLoginThrottlePerIPv6Prefix checks that an IPv6 client is throttled as its /64: rotating the
@@ -226,12 +486,7 @@ func TestLoginThrottlePerIPv6Prefix(t *testing.T) {
 			users := newFakeUsers(t)
 			var opts []func(*AuthConfig)
 			if c.shared {
-				shared, err := resilience.NewRateLimiter(resilience.RateLimitConfig{Logger: slog.New(slog.DiscardHandler), Now: clock.Now})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = shared.Close() })
-				opts = append(opts, func(c *AuthConfig) { c.Throttle.Shared = shared })
+				opts = append(opts, sharedBudget(t, redistest.Start(t).Client(t)))
 			}
 			a := newUserAuth(t, users, clock, opts...)
 			b := a

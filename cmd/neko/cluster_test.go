@@ -284,30 +284,45 @@ func TestCluster(t *testing.T) {
 	t.Run("rate limit is shared", func(t *testing.T) { testSharedRateLimit(t, c) })
 
 	t.Run("failed logins are throttled across instances", func(t *testing.T) {
-		user := "guess-target-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		login := func(region string, i int) gqlResult {
+		login := func(region, user string, i int) gqlResult {
 			// Sent with the admin's token: the admin tier's request budget, not the tiny anonymous one.
 			// Logins are mutations, which execute in the primary region; fly-replay-src makes any
 			// instance execute it, as in a primary region of several Machines.
 			return gqlAt(t, c.urls[region], admin, `mutation($u: String!) { login(input: {username: $u, password: "wrong-password"}) { access_token } }`,
-				map[string]any{"u": user}, "Fly-Client-IP", fmt.Sprintf("10.88.0.%d", i), // a new address each: only the username counts
+				map[string]any{"u": user}, "Fly-Client-IP", fmt.Sprintf("10.88.%d.%d", i/250, i%250+1), // a new address each: only the username counts
 				"fly-replay-src", "instance=test;region=scl;t=1")
 		}
+		suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+
+		user := "guess-target-" + suffix
 		for i := range 5 { // the per-username budget
-			if res := login("scl", i+1); res.code() != "UNAUTHENTICATED" {
+			if res := login("scl", user, i); res.code() != "UNAUTHENTICATED" {
 				t.Fatalf("guess %d at scl: %s", i+1, res.RawBody)
 			}
 		}
-		// An instance decides in memory and learns a key's shared count at the reconciliation
-		// round after it first sees the key (the overshoot bound of resilience): gru's first
-		// guess is judged alone, and its second, after a few rounds, by the fleet's six.
-		if res := login("gru", 6); res.code() != "UNAUTHENTICATED" {
-			t.Fatalf("first guess at gru: %s", res.RawBody)
+		// Every attempt takes its token in Redis before the password is checked: gru, which has
+		// seen none of the five, refuses its very first guess.
+		res := login("gru", user, 5)
+		if ra, _ := strconv.Atoi(res.Header.Get("Retry-After")); res.code() != "RATE_LIMITED" || ra < 1 || ra > 12 {
+			t.Fatalf("first guess at gru after five at scl: Retry-After %q: %s", res.Header.Get("Retry-After"), res.RawBody)
 		}
-		time.Sleep(1500 * time.Millisecond) // several reconciliation rounds (100 ms each)
-		// gru itself has seen one guess of its budget of five: only the shared count refuses.
-		if res := login("gru", 7); res.code() != "RATE_LIMITED" {
-			t.Fatalf("second guess at gru after five at scl: %s", res.RawBody)
+
+		// QA's burst: 15 guesses at once, 5 to each instance. Alone, each instance would check
+		// all of its 5; together they check 5.
+		burst := "burst-target-" + suffix
+		regions := []string{"scl", "gru", "mia"}
+		codes := make([]string, 15)
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Go(func() { codes[i] = login(regions[i%3], burst, 100+i).code() })
+		}
+		wg.Wait()
+		counts := map[string]int{}
+		for _, code := range codes {
+			counts[code]++
+		}
+		if counts["UNAUTHENTICATED"] != 5 || counts["RATE_LIMITED"] != 10 {
+			t.Fatalf("15 parallel guesses over three instances: %v; want 5 checked (UNAUTHENTICATED), 10 RATE_LIMITED", counts)
 		}
 	})
 

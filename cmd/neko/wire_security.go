@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/neko-defense/neko/defense"
+	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/resolvers"
 	"github.com/neko-defense/neko/security"
 	"github.com/neko-defense/neko/server"
@@ -72,10 +73,19 @@ func (a *App) openSecurity(ctx context.Context) (*security.Authenticator, error)
 	if rdb != nil {
 		sp.watchKeys(rdb, a)
 	}
+	throttle := security.ThrottleConfig{Logger: a.logger}
+	if rdb != nil {
+		// Failed logins are counted in Redis exactly, one round trip per attempt; the request
+		// rate limiter (a.limiter) decides in memory and would let N instances allow N bursts.
+		throttle.Shared, err = resilience.NewStrictLimiter(resilience.StrictLimitConfig{Redis: rdb})
+		if err != nil {
+			return nil, err
+		}
+	}
 	sp.auth, err = security.NewAuthenticator(security.AuthConfig{
 		Secret: []byte(cfg.JWTSecret), TokenTTL: cfg.JWTTTL,
 		AdminUsername: cfg.AdminUsername, AdminPassword: cfg.AdminPassword,
-		Users: a.store, Keys: sp.keys, Audit: sp.audit, Throttle: security.ThrottleConfig{Shared: a.limiter},
+		Users: a.store, Keys: sp.keys, Audit: sp.audit, Throttle: throttle,
 	})
 	if err != nil {
 		return nil, err
@@ -128,6 +138,8 @@ func (a *App) openSecurity(ctx context.Context) (*security.Authenticator, error)
 	}, func() float64 { return float64(sp.blocks.Stats().StoreLost) }))
 	return sp.auth, nil
 }
+
+var _ security.SharedBudget = (*resilience.StrictLimiter)(nil)
 
 // watchKeys applies the changes other instances (and this one) announce on keysChannel.
 func (sp *securityParts) watchKeys(rdb redis.UniversalClient, a *App) {

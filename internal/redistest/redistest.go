@@ -4,7 +4,7 @@
 // persistence, waits for the server to log that it accepts connections and to answer PING, and
 // registers a cleanup that kills it. Stop and Restart simulate an outage and a recovery on the same
 // address, so adapters can be tested against the failure modes of the real server rather than a
-// fake. Nothing here is used outside tests.
+// fake. Unresponsive stands in for a Redis that hangs. Nothing here is used outside tests.
 package redistest
 
 import (
@@ -158,6 +158,43 @@ func (s *Server) start() error {
 	s.proc = p
 	s.mu.Unlock()
 	return nil
+}
+
+// Unresponsive listens on a free loopback port and returns its host:port: a stand-in for a Redis
+// that hangs (overloaded, or cut off behind a firewall that drops packets). It accepts every
+// connection and never reads from or writes to it, so a client's command waits until its own
+// deadline. The listener and its connections are closed when the test ends.
+func Unresponsive(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("redistest: listen: %v", err)
+	}
+	var mu sync.Mutex // guards conns
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() { // owned by the cleanup below, which closes ln and waits for done
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String()
 }
 
 // freePort asks the kernel for a free loopback TCP port.

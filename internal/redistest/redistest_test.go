@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/neko-defense/neko/internal/redistest"
 )
 
@@ -29,5 +31,15 @@ func TestServerLifecycle(t *testing.T) {
 	}
 	if n, err := c.Exists(ctx, "k").Result(); err != nil || n != 0 {
 		t.Fatalf("exists after Restart = %d, %v; want 0 (nothing persisted)", n, err)
+	}
+}
+
+func TestUnresponsive(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: redistest.Unresponsive(t), MaxRetries: -1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Fatal("ping of a server that never answers succeeded")
 	}
 }
