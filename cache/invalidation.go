@@ -29,9 +29,11 @@ const (
 )
 
 // Generation changes whenever any tag is invalidated, here or on another instance, or the tag
-// epoch resets. A layer that memoizes answers in front of the cache (the HTTP layer's exact-request
-// memo) stamps them with it and drops them when it moves: coarse, but invalidations are rare and
-// it is never wrong.
+// epoch resets, and also when this instance first learns of a tag (rare, and only ever
+// conservative). A layer that memoizes answers in front of the cache (the HTTP layer's
+// exact-request memo) stamps them with it and drops them when it moves; flights and the
+// resolvers' shared reads are joined only within one: coarse, but invalidations are rare and it
+// is never wrong.
 func (t *Tiered) Generation() uint64 { return t.tags.changes.Load() }
 
 // Invalidate makes every entry tagged with any of tags unusable: on this instance before it

@@ -63,6 +63,9 @@ func (t *tagTable) usable(it *item, remote bool) (ok bool, resolve []string) {
 
 // fallback reports whether it, an entry of the previous epoch, may still answer when a fill
 // fails: it was usable under the previous table, and none of its tags changed in this epoch.
+// Invalidations the previous table never heard of (a message lost just before Redis lost its
+// data, which the next resync would have caught) cannot be known: such an entry may answer a
+// failing fill, marked STALE, within its StaleIfError window.
 func (t *tagTable) fallback(it *item) bool {
 	if t.prev == nil || it.epoch != t.prev.epoch {
 		return false
@@ -71,7 +74,10 @@ func (t *tagTable) fallback(it *item) bool {
 		return false
 	}
 	for _, tag := range it.entry.Tags {
-		if tv, found := t.versions[tag]; found && tv.changed > t.epochSeq {
+		// A new epoch's counters start at 0: a version above it is an invalidation in this
+		// epoch, even one this instance learned with the reset (another instance got there
+		// first).
+		if tv, found := t.versions[tag]; found && (tv.v > 0 || tv.changed > t.epochSeq) {
 			return false
 		}
 	}

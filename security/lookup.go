@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,7 +144,9 @@ func (m *KeyManager) lookup(ctx context.Context, id string) (e keyEntry, found b
 	if l.budget == nil || l.missed(id, m.cfg.Now()) {
 		return keyEntry{}, false, nil
 	}
-	v, err, _ := l.flight.Do(id, func() (any, error) {
+	// id aliases the request's header, whose buffer is reused: the flight and the misses keep it.
+	id = strings.Clone(id)
+	ch := l.flight.DoChan(id, func() (any, error) {
 		// A reload or a flight that just ended may have brought the key meanwhile.
 		if e, ok := (*m.index.Load())[id]; ok {
 			return lookupResult{e, true}, nil
@@ -171,11 +174,16 @@ func (m *KeyManager) lookup(ctx context.Context, id string) (e keyEntry, found b
 		e, ok := m.learn(k)
 		return lookupResult{e, ok}, nil
 	})
-	if err != nil {
-		return keyEntry{}, false, err
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return keyEntry{}, false, res.Err
+		}
+		r := res.Val.(lookupResult)
+		return r.e, r.found, nil
+	case <-ctx.Done(): // the caller gave up; the flight goes on for the others
+		return keyEntry{}, false, fmt.Errorf("look up api key: %w", ctx.Err())
 	}
-	r := v.(lookupResult)
-	return r.e, r.found, nil
 }
 
 // learn adds k, just read from the store by a lookup, to the index and returns the entry to judge

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/neko-defense/neko/store"
 )
@@ -359,5 +360,32 @@ func TestLookupConfigValidated(t *testing.T) {
 				t.Fatal("accepted")
 			}
 		})
+	}
+}
+
+// The key the HTTP layer hands over aliases a buffer fasthttp reuses for the next request: a miss
+// remembered under that string changed under its hash when the buffer did, so repeats of a junk
+// key were looked up again and the misses outgrew their bound.
+func TestAPIKeyLookupKeepsNoAliasOfTheRequest(t *testing.T) {
+	st, clock := &fakeKeys{}, newFakeClock()
+	b := newTestKeys(t, st, clock, func(c *KeyConfig) {
+		c.Lookup = LookupConfig{PerSecond: 1000, Burst: 1000, MissTTL: time.Minute, MaxMisses: 4}
+	})
+	buf := []byte(bogusKey(1))
+	verify := func() { _, _ = b.Verify(t.Context(), unsafe.String(&buf[0], len(buf))) }
+	verify()
+	copy(buf, bogusKey(2)) // the next request's bytes in the same buffer
+	verify()
+	copy(buf, bogusKey(1))
+	verify()
+	if n := st.lookupCount(); n != 2 {
+		t.Fatalf("%d lookups of two missing keys, want 2", n)
+	}
+	for i := range 50 {
+		copy(buf, bogusKey(100+i))
+		verify()
+	}
+	if n := len(b.lookups.misses); n > 4 {
+		t.Fatalf("%d misses remembered, want at most 4", n)
 	}
 }
