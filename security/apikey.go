@@ -153,6 +153,20 @@ type keyEntry struct {
 	expiresAt, revokedAt, graceUntil time.Time // zero: not set
 }
 
+// lapsedAt is when the key stopped working (revoked, expired or its rotation grace over); zero
+// while it works.
+func (e keyEntry) lapsedAt(now time.Time) time.Time {
+	switch {
+	case !e.revokedAt.IsZero():
+		return e.revokedAt
+	case !e.expiresAt.IsZero() && !now.Before(e.expiresAt):
+		return e.expiresAt
+	case !e.graceUntil.IsZero() && !now.Before(e.graceUntil):
+		return e.graceUntil
+	}
+	return time.Time{}
+}
+
 // state is the key's state at now.
 func (e keyEntry) state(now time.Time) KeyState {
 	switch {
@@ -340,7 +354,8 @@ func deref(t *time.Time) time.Time {
 
 // Verify checks an API key and returns its identity: Username "apikey:<name>", the key's role,
 // language "en". Malformed, unknown, revoked, expired and past-grace keys are all
-// ErrInvalidToken; revoked, expired and past-grace ones are ErrCredentialLapsed too. The secret's
+// ErrInvalidToken; revoked, expired and past-grace ones are ErrCredentialLapsed too for
+// lapseWindow after they stopped working. The secret's
 // hash is compared in constant time, and an unknown id costs the same comparison as a known one.
 //
 // A key whose id is in the index is decided by the index alone. A well-formed key whose id is
@@ -366,8 +381,12 @@ func (m *KeyManager) Verify(ctx context.Context, key string) (Identity, error) {
 	case !known || !match:
 		return Identity{}, fmt.Errorf("%w: unknown api key", ErrInvalidToken)
 	}
-	if st := e.state(m.cfg.Now()); st != KeyActive && st != KeyGrace {
-		return Identity{}, fmt.Errorf("%w: %w: api key %s", ErrInvalidToken, ErrCredentialLapsed, st)
+	now := m.cfg.Now()
+	if st := e.state(now); st != KeyActive && st != KeyGrace {
+		if recentlyLapsed(e.lapsedAt(now), now) {
+			return Identity{}, fmt.Errorf("%w: %w: api key %s", ErrInvalidToken, ErrCredentialLapsed, st)
+		}
+		return Identity{}, fmt.Errorf("%w: api key %s", ErrInvalidToken, st)
 	}
 	return Identity{Username: "apikey:" + e.name, Role: e.role, Language: "en"}, nil
 }

@@ -702,3 +702,26 @@ func TestAPIKeyForget(t *testing.T) {
 		t.Fatalf("%d lookups of a forgotten key, want 0", n)
 	}
 }
+
+// A revoked key counts as lapsed (its holder was a legitimate client, not escalated to a block)
+// only for lapseWindow after its revocation: a key revoked because it leaked must not shield its
+// holder for ever.
+func TestAPIKeyLapsedOnlyRecently(t *testing.T) {
+	clock := newFakeClock()
+	m := newTestKeys(t, &fakeKeys{}, clock)
+	ctx := t.Context()
+	plain, info, err := m.Create(ctx, "tv", RoleViewer, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Revoke(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Verify(ctx, plain); !errors.Is(err, ErrCredentialLapsed) {
+		t.Fatalf("just revoked: %v, want ErrCredentialLapsed", err)
+	}
+	clock.Advance(lapseWindow)
+	if _, err := m.Verify(ctx, plain); !errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrCredentialLapsed) {
+		t.Fatalf("revoked %v ago: %v, want a plain ErrInvalidToken", lapseWindow, err)
+	}
+}

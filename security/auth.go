@@ -190,7 +190,8 @@ func (a *Authenticator) Issue(id Identity) (string, error) {
 
 // Verify checks a token's signature (HS256 only), issuer, audience, expiry and not-before, and
 // returns the identity it carries. Every failure is ErrInvalidToken (wrapping the reason); a
-// token whose only fault is its expiry is ErrCredentialLapsed too.
+// token whose only fault is its expiry is ErrCredentialLapsed too for lapseWindow after it
+// expired.
 func (a *Authenticator) Verify(token string) (Identity, error) {
 	now := a.cfg.Now()
 	if id, ok := a.verified.get(token, now); ok {
@@ -199,7 +200,7 @@ func (a *Authenticator) Verify(token string) (Identity, error) {
 	var c claims
 	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.cfg.Secret, nil })
 	if err != nil {
-		if onlyExpired(err) {
+		if onlyExpired(err) && c.ExpiresAt != nil && recentlyLapsed(c.ExpiresAt.Time, now) {
 			return Identity{}, fmt.Errorf("%w: %w: %w", ErrInvalidToken, ErrCredentialLapsed, err)
 		}
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)

@@ -77,7 +77,9 @@ var (
 	// an API key it issued) but no longer valid: the token expired; the key was revoked,
 	// expired or rotated and its grace is over. It always comes with ErrInvalidToken. A
 	// lapsed credential says its holder was once a legitimate client, which forged or random
-	// credentials cannot: the HTTP layer does not escalate such a caller to a block.
+	// credentials cannot: the HTTP layer does not escalate such a caller to a block. Only for
+	// lapseWindow after it lapsed: an old expired token or a key revoked because it leaked must
+	// not shield whoever holds it from blocks for ever.
 	ErrCredentialLapsed = errors.New("credential lapsed")
 	// ErrInvalidCredentials: a login with a wrong username or password (or a disabled account:
 	// the caller cannot tell which).
@@ -173,4 +175,15 @@ func Require(ctx context.Context, need Role) error {
 		return ErrForbidden
 	}
 	return nil
+}
+
+// lapseWindow is how long after a credential stopped working it still counts as lapsed
+// (ErrCredentialLapsed) rather than merely invalid: long enough for a dashboard or monitor whose
+// token or key just ran out to be noticed and fixed.
+const lapseWindow = time.Hour
+
+// recentlyLapsed reports whether a credential that stopped working at at did so less than
+// lapseWindow before now.
+func recentlyLapsed(at, now time.Time) bool {
+	return !at.IsZero() && now.Sub(at) < lapseWindow
 }

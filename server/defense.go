@@ -269,8 +269,10 @@ func (h *hammering) reject(key string, now time.Time) bool {
 // RATE_LIMIT_VIOLATION playbook, whose temporary block the block list then enforces.
 //
 // Which refusals escalate: those of anonymous callers, whether they sent no credentials or
-// credentials that failed, except credentials that lapsed (security.ErrCredentialLapsed: an
-// expired token this server signed, a revoked, expired or past-grace API key it issued). Every
+// credentials that failed, except credentials that lapsed within the last hour
+// (security.ErrCredentialLapsed: an expired token this server signed, a revoked, expired or
+// past-grace API key it issued; an older lapse escalates, so a leaked old credential shields no
+// one). Every
 // such request is still charged to its address's anonymous limit and refused over it; only the
 // block is spared. A lapsed credential proves a client that was legitimate, typically a
 // dashboard or monitor polling at its authenticated pace whose token or key just ran out: a block

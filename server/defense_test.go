@@ -57,17 +57,27 @@ func TestHammeringMemoryIsBounded(t *testing.T) {
 func TestEscalationSparesLapsedCredentials(t *testing.T) {
 	s, auth := newBenchServer(t, true)
 	s.deps.RateLimit.Anonymous = resilience.Limit{Rate: 0.001, Burst: 2}
-	past, err := security.NewAuthenticator(security.AuthConfig{Secret: []byte("bench-secret-bench-secret-bench!"), AdminUsername: "a",
-		AdminPassword: "benchmark", BcryptCost: bcrypt.MinCost, TokenTTL: time.Hour, Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }})
-	if err != nil {
-		t.Fatal(err)
+	issuedAgo := func(d time.Duration) string {
+		past, err := security.NewAuthenticator(security.AuthConfig{Secret: []byte("bench-secret-bench-secret-bench!"), AdminUsername: "a",
+			AdminPassword: "benchmark", BcryptCost: bcrypt.MinCost, TokenTTL: time.Hour, Now: func() time.Time { return time.Now().Add(-d) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := past.Issue(security.Identity{Username: "tv-monitor", Role: security.RoleViewer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
 	}
-	expired, err := past.Issue(security.Identity{Username: "tv-monitor", Role: security.RoleViewer})
-	if err != nil {
-		t.Fatal(err)
-	}
+	expired := issuedAgo(70 * time.Minute) // expired ten minutes ago
 	if _, err := auth.Verify(expired); !errors.Is(err, security.ErrCredentialLapsed) {
 		t.Fatalf("expired token: %v, want ErrCredentialLapsed", err)
+	}
+	// Expired two days ago: no longer a client whose token just ran out (a leaked old token
+	// must not shield its holder from blocks).
+	longExpired := issuedAgo(48 * time.Hour)
+	if _, err := auth.Verify(longExpired); err == nil || errors.Is(err, security.ErrCredentialLapsed) {
+		t.Fatalf("long-expired token: %v, want a plain ErrInvalidToken", err)
 	}
 	forged := expired[:len(expired)-4] + "AAAA"
 	if _, err := auth.Verify(forged); err == nil || errors.Is(err, security.ErrCredentialLapsed) {
@@ -84,6 +94,7 @@ func TestEscalationSparesLapsedCredentials(t *testing.T) {
 		{"junk token", "198.51.100.31", "junk", true},
 		{"forged expired token", "198.51.100.32", forged, true},
 		{"expired token", "198.51.100.33", expired, false},
+		{"long-expired token", "198.51.100.34", longExpired, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
