@@ -503,17 +503,8 @@ func (t *Tiered) know(ctx context.Context, tags []string) {
 // change is a local bump, which marks the tag changed.
 func (t *Tiered) stamp(ctx context.Context, it *item, start *tagTable) bool {
 	tags := it.entry.Tags
+	t.know(ctx, tags)
 	tbl := t.tags.load()
-	var unknown []string
-	for _, tag := range tags {
-		if _, ok := tbl.versions[tag]; !ok {
-			unknown = append(unknown, tag)
-		}
-	}
-	if len(unknown) > 0 {
-		t.resolve(ctx, tbl.epoch, unknown)
-		tbl = t.tags.load()
-	}
 	if tbl.epoch != start.epoch {
 		return false
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neko-defense/neko/internal/logtest"
 	"github.com/neko-defense/neko/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -343,7 +344,7 @@ func TestRateLimiterSyncsInBackground(t *testing.T) {
 
 func TestRateLimiterRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
-	logs := &countingHandler{}
+	logs := &logtest.Counter{}
 	limit := Limit{Rate: 0.001, Burst: 3} // no refill during the test, however slow failing rounds are
 	client := func() *redis.Client {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialerRetries: 1, MaxRetries: 1})
@@ -363,7 +364,7 @@ func TestRateLimiterRedisDown(t *testing.T) {
 			t.Fatalf("call %d while redis is down: %+v", i, d)
 		}
 	}
-	if n := logs.count(slog.LevelWarn); n != 1 {
+	if n := logs.Count(slog.LevelWarn); n != 1 {
 		t.Errorf("warnings = %d, want 1 (rate-limited)", n)
 	}
 
@@ -375,7 +376,7 @@ func TestRateLimiterRedisDown(t *testing.T) {
 			t.Fatalf("no successful sync after restart: %v", err)
 		}
 	}
-	if n := logs.count(slog.LevelInfo); n != 1 {
+	if n := logs.Count(slog.LevelInfo); n != 1 {
 		t.Errorf("recovery infos = %d, want 1", n)
 	}
 	if _, err := a.touch("up", limit, 2); err != nil {
@@ -400,30 +401,6 @@ func newSyncedLimiter(t *testing.T, rc redis.UniversalClient, log *slog.Logger) 
 	t.Cleanup(func() { _ = r.Close() })
 	w.r = r
 	return w
-}
-
-// countingHandler counts log records by level.
-type countingHandler struct {
-	mu     sync.Mutex // guards counts
-	counts map[slog.Level]int
-}
-
-func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.counts == nil {
-		h.counts = map[slog.Level]int{}
-	}
-	h.counts[r.Level]++
-	return nil
-}
-func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
-func (h *countingHandler) count(l slog.Level) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.counts[l]
 }
 
 func BenchmarkRateLimiterAllow(b *testing.B) {

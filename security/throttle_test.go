@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/neko-defense/neko/internal/logtest"
 	"github.com/neko-defense/neko/internal/redistest"
 	"github.com/neko-defense/neko/resilience"
 	"github.com/neko-defense/neko/store"
@@ -278,7 +278,7 @@ func TestLoginThrottleSharedParallel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newFakeClock()
-			logs := &levelCounter{} // a warning: some attempt was decided without Redis
+			logs := &logtest.Counter{} // a warning: some attempt was decided without Redis
 			inst := fleet(t, tc.instances, newFakeUsers(t), clock, sharedBudget(t, rdb),
 				func(c *AuthConfig) { c.Throttle.Logger = slog.New(logs) })
 			var compares []*atomic.Int64
@@ -304,7 +304,7 @@ func TestLoginThrottleSharedParallel(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			if w := logs.count(slog.LevelWarn); w > 0 {
+			if w := logs.Count(slog.LevelWarn); w > 0 {
 				t.Fatalf("%d instances fell back to their own counts: Redis did not answer", w)
 			}
 			var bcrypts int64
@@ -369,7 +369,7 @@ func TestLoginThrottleSharedUnavailable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Cleanup(func() { _ = tc.rdb.Close() })
-			logs := &levelCounter{}
+			logs := &logtest.Counter{}
 			clock := newFakeClock()
 			users := newFakeUsers(t, store.User{Username: "alice", PasswordHash: hashOf(t, "alice-pw"), Role: "viewer"})
 			inst := fleet(t, 2, users, clock,
@@ -392,7 +392,7 @@ func TestLoginThrottleSharedUnavailable(t *testing.T) {
 					t.Fatalf("6th failure: err = %v, want throttled locally for 12 s", err)
 				}
 			}
-			if w := logs.count(slog.LevelWarn); w != len(inst) {
+			if w := logs.Count(slog.LevelWarn); w != len(inst) {
 				t.Fatalf("%d warnings for one outage, want one per instance (%d)", w, len(inst))
 			}
 		})
@@ -404,7 +404,7 @@ func TestLoginThrottleSharedRecovers(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: 1, DialerRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	logs := &levelCounter{}
+	logs := &logtest.Counter{}
 	clock := newFakeClock()
 	users := newFakeUsers(t)
 	inst := fleet(t, 2, users, clock, sharedBudget(t, rdb), func(c *AuthConfig) { c.Throttle.Logger = slog.New(logs) })
@@ -437,40 +437,9 @@ func TestLoginThrottleSharedRecovers(t *testing.T) {
 	if _, _, err := inst[0].Login(from(31), "alice", "wrong", ""); !errors.As(err, &te) || te.RetryAfter != 12*time.Second {
 		t.Fatalf("A with a token of its own but none in the fleet: %v, want throttled for 12 s", err)
 	}
-	if logs.count(slog.LevelWarn) != 1 || logs.count(slog.LevelInfo) != 1 {
-		t.Fatalf("logs %v, want one warning (outage) and one note (recovered)", logs.snapshot())
+	if logs.Count(slog.LevelWarn) != 1 || logs.Count(slog.LevelInfo) != 1 {
+		t.Fatalf("logs %v, want one warning (outage) and one note (recovered)", logs.Snapshot())
 	}
-}
-
-// levelCounter is a slog.Handler that counts records by level.
-type levelCounter struct {
-	mu     sync.Mutex // guards counts
-	counts map[slog.Level]int
-}
-
-func (h *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
-func (h *levelCounter) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.counts == nil {
-		h.counts = map[slog.Level]int{}
-	}
-	h.counts[r.Level]++
-	return nil
-}
-func (h *levelCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *levelCounter) WithGroup(string) slog.Handler      { return h }
-
-func (h *levelCounter) count(l slog.Level) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.counts[l]
-}
-
-func (h *levelCounter) snapshot() map[slog.Level]int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return maps.Clone(h.counts)
 }
 
 // TestLoginThrottlePerIPv6Prefix checks that an IPv6 client is throttled as its /64: rotating the
