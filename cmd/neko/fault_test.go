@@ -379,6 +379,7 @@ func TestFaultDatabaseStall(t *testing.T) {
 	breaker := func() float64 {
 		return faultMetric(t, base, "neko_breaker_state", []string{`dependency="mongodb"`})
 	}
+	waitReadyAt(t, base) // the first warm-up pass is done: /ready answers for the database alone
 
 	// Warm a cached answer with the shortest max-age of the schema (10s): it is served STALE once
 	// that has passed, while the database is stalled.
