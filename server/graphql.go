@@ -40,7 +40,8 @@ func (s *Server) graphql(c *fiber.Ctx) error {
 	if err := requirePreflight(c); err != nil {
 		return s.chargeArrival(c, err)
 	}
-	if e, ok := s.memo.get(c, media, state(c).start); ok {
+	e, gen, ok := s.memo.get(c, media, state(c).start)
+	if ok {
 		if err := s.chargeWhole(c, e.cost); err != nil {
 			return err
 		}
@@ -54,14 +55,14 @@ func (s *Server) graphql(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		return s.writeRemembered(c, media, s.run(c, req))
+		return s.writeRemembered(c, media, s.run(c, req), gen)
 	}
 	reqs, batch, err := s.requestsFromBody(c)
 	if err != nil {
 		return err
 	}
 	if !batch {
-		return s.writeRemembered(c, media, s.run(c, reqs[0]))
+		return s.writeRemembered(c, media, s.run(c, reqs[0]), gen)
 	}
 	// A batch answers an array; its items are never cached by HTTP intermediaries. Every operation
 	// costs at least one token, as a request of its own would: the first was charged on arrival,
@@ -92,9 +93,10 @@ func readOnly(c *fiber.Ctx) bool {
 	return m == fiber.MethodGet || m == fiber.MethodHead
 }
 
-// writeRemembered writes a single operation's result and lets the memo keep it for repeats.
-func (s *Server) writeRemembered(c *fiber.Ctx, media string, r result) error {
-	s.memo.put(c, media, r, r.cost, r.fresh)
+// writeRemembered writes a single operation's result and lets the memo keep it for repeats; gen
+// is the invalidation generation the memo lookup saw before r was computed.
+func (s *Server) writeRemembered(c *fiber.Ctx, media string, r result, gen uint64) error {
+	s.memo.put(c, media, r, gen, r.fresh)
 	return s.writeResult(c, media, r)
 }
 

@@ -106,29 +106,35 @@ func eligible(c *fiber.Ctx) bool {
 		state(c).credentialErr == nil
 }
 
-// get returns the remembered answer for this exact request, if still valid.
-func (m *memo) get(c *fiber.Ctx, media string, now time.Time) (*memoEntry, bool) {
+// get returns the remembered answer for this exact request, if still valid. gen is the
+// invalidation generation it judged by, which put needs when the request's answer is computed.
+func (m *memo) get(c *fiber.Ctx, media string, now time.Time) (e *memoEntry, gen uint64, ok bool) {
 	if m == nil || !eligible(c) {
-		return nil, false
+		return nil, 0, false
 	}
+	gen = m.gen()
 	k := keyOf(c, media)
 	v, _ := m.entries.Load(m.hash(k))
-	e, _ := v.(*memoEntry)
-	if e == nil || e.key != k || now.After(e.expires) || e.gen != m.gen() {
-		return nil, false
+	e, _ = v.(*memoEntry)
+	if e == nil || e.key != k || now.After(e.expires) || e.gen != gen {
+		return nil, gen, false
 	}
 	m.hits()
-	return e, true
+	return e, gen, true
 }
 
-// put remembers a fresh cacheable answer of the full pipeline for this exact request.
-func (m *memo) put(c *fiber.Ctx, media string, r result, cost int, fresh time.Duration) {
+// put remembers a fresh cacheable answer of the full pipeline for this exact request. gen is the
+// generation get saw before the answer was computed: if an invalidation came since, the answer
+// may hold data from before it (the response cache then does not store it, but hands it to the
+// request that waited for it), and it is not remembered. Stamping it with the generation of the
+// moment it was put would have kept it as a HIT until its max-age.
+func (m *memo) put(c *fiber.Ctx, media string, r result, gen uint64, fresh time.Duration) {
 	if m == nil || !eligible(c) || r.err != nil || r.status != fiber.StatusOK || r.etag == "" || fresh <= 0 ||
-		len(r.body) > memoMaxAnswer || (r.xCache != "HIT" && r.xCache != "MISS") {
+		len(r.body) > memoMaxAnswer || (r.xCache != "HIT" && r.xCache != "MISS") || gen != m.gen() {
 		return
 	}
 	k := keyOf(c, media)
-	e := &memoEntry{key: k.clone(), answer: r, cost: cost, expires: time.Now().Add(fresh), gen: m.gen()}
+	e := &memoEntry{key: k.clone(), answer: r, cost: r.cost, expires: time.Now().Add(fresh), gen: gen}
 	e.answer.xCache = "HIT"
 	n := int64(len(r.body) + len(k.body) + len(k.path) + len(k.query) + len(k.authorization) + len(k.apiKey))
 	if m.size.Add(1) > m.max || m.bytes.Add(n) > memoMaxBytes {

@@ -133,7 +133,8 @@ func (s *Server) restFill(rt restRoute, q url.Values) func(ctx context.Context) 
 // rest serves one REST route through the response cache.
 func (s *Server) rest(rt restRoute) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if e, ok := s.memo.get(c, fiber.MIMEApplicationJSON, state(c).start); ok {
+		e, gen, ok := s.memo.get(c, fiber.MIMEApplicationJSON, state(c).start)
+		if ok {
 			return s.writeResult(c, fiber.MIMEApplicationJSON, e.answer)
 		}
 		ctx := s.requestContext(c)
@@ -170,7 +171,7 @@ func (s *Server) rest(rt restRoute) fiber.Handler {
 			status: fiber.StatusOK, body: entry.Body, xCache: status.String(), etag: entry.ETag,
 			cacheControl: cacheControl(false, rt.maxAge), cost: 1, fresh: rt.maxAge - time.Since(entry.StoredAt),
 			storedAt: entry.StoredAt,
-		})
+		}, gen)
 	}
 }
 
